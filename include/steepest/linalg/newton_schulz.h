@@ -1,0 +1,31 @@
+// Newton–Schulz orthogonalization: X ≈ msign(X) = U Vᵀ without an SVD.
+#pragma once
+
+#include <ATen/ATen.h>
+
+#include "steepest/linalg/cost.h"
+#include "steepest/linalg/schedule.h"
+
+namespace steepest {
+
+// How an iteration computes. The result always comes back in the input dtype.
+struct NsOptions {
+  // Dtype the GEMMs run in: Undefined = the input's own (fp32 for fp32 input);
+  // kBFloat16 for speed on AVX-512 BF16 / tensor cores, kDouble for accuracy.
+  at::ScalarType compute_dtype = at::ScalarType::Undefined;
+};
+
+// Runs `schedule` on X.
+//   X: (m, n) or batched (B, m, n), any floating dtype, any device. Each matrix
+//      is orthogonalized on its own; a tall matrix is iterated as its transpose
+//      so the Gram matrix is min(m,n)² (the short side).
+//   Returns: same shape and dtype; singular vectors of X, singular values
+//      σᵢ ↦ schedule.apply_scalar(σᵢ / (‖X‖_F·safety + eps)). Zero input → zero.
+//   cost: if non-null, receives the GEMMs and GEMM FLOPs spent.
+at::Tensor newton_schulz(const at::Tensor& X, const NsSchedule& schedule,
+                         const NsOptions& options = {}, Cost* cost = nullptr);
+
+// GEMMs and FLOPs newton_schulz() spends on one m×n matrix (× batch).
+Cost newton_schulz_cost(int64_t m, int64_t n, const NsSchedule& schedule, int64_t batch = 1);
+
+}  // namespace steepest

@@ -1,0 +1,69 @@
+// Base of steepest's optimizers: parameter names, checked gradients, tensor
+// state that saves and loads generically, and per-step cost accounting.
+#pragma once
+
+#include <ATen/ATen.h>
+#include <torch/optim/optimizer.h>
+
+#include <map>
+#include <string>
+#include <unordered_map>
+#include <utility>
+#include <vector>
+
+#include "steepest/linalg/cost.h"
+
+namespace steepest {
+
+using NamedParameter = std::pair<std::string, at::Tensor>;
+
+// Per-parameter state: a step count and named buffers (momentum, …).
+struct TensorState : torch::optim::OptimizerCloneableParamState<TensorState> {
+  int64_t step = 0;
+  std::map<std::string, at::Tensor> buffers;
+};
+
+class NamedOptimizer : public torch::optim::Optimizer {
+ public:
+  // `names` follows the parameters of `groups` in order (group by group); an
+  // empty vector names them "group<g>.param<i>".
+  NamedOptimizer(std::vector<torch::optim::OptimizerParamGroup> groups,
+                 std::unique_ptr<torch::optim::OptimizerOptions> defaults,
+                 std::vector<std::string> names);
+
+  // Short identifier written into checkpoints ("muon", "lion", …).
+  virtual std::string kind() const = 0;
+
+  // The name given for p, or "group<g>.param<i>".
+  std::string param_name(const at::Tensor& p) const;
+
+  // What the last step() spent (GEMMs and FLOPs; zero for elementwise rules).
+  const Cost& last_step_cost() const { return step_cost_; }
+  // Bytes held in optimizer state (all buffers of all parameters).
+  int64_t state_bytes() const;
+
+  // Writes/reads every parameter's buffers and step count, and each group's
+  // learning rate. load() checks kind, parameter count and shapes and names
+  // the first mismatch.
+  void save(torch::serialize::OutputArchive& archive) const override;
+  void load(torch::serialize::InputArchive& archive) override;
+
+  // Whether step() checks gradients for NaN/Inf (default on; one pass over each
+  // gradient). A non-finite gradient raises c10::Error naming the parameter and
+  // leaves every parameter and buffer untouched.
+  void set_check_finite(bool on) { check_finite_ = on; }
+
+ protected:
+  // State of p, created empty on first use.
+  TensorState& state_of(const at::Tensor& p);
+  // Throws (naming the parameter) if any gradient of the optimizer is non-finite.
+  void check_gradients() const;
+
+  Cost step_cost_;
+
+ private:
+  std::unordered_map<const void*, std::string> names_;
+  bool check_finite_ = true;
+};
+
+}  // namespace steepest

@@ -1,0 +1,81 @@
+#include "steepest/linalg/orthogonalizer.h"
+
+#include <stdexcept>
+
+#include "steepest/linalg/newton_schulz.h"
+#include "steepest/linalg/polar_svd.h"
+
+namespace steepest {
+namespace {
+const std::string kGramPrefix = "gram-";
+}
+
+Orthogonalizer Orthogonalizer::from_name(const std::string& method, int steps,
+                                         at::ScalarType compute_dtype) {
+  Orthogonalizer o;
+  o.options.ns.compute_dtype = compute_dtype;
+  if (method == "svd") {
+    o.kind = Kind::Svd;
+    o.schedule.name = "svd";
+    return o;
+  }
+  std::string schedule = method;
+  if (method.rfind(kGramPrefix, 0) == 0) {
+    o.kind = Kind::GramNewtonSchulz;
+    schedule = method.substr(kGramPrefix.size());
+  }
+  try {
+    o.schedule = ns_schedule(schedule, steps);
+  } catch (const std::invalid_argument& e) {
+    std::string known;
+    for (const auto& n : orthogonalizer_names()) known += (known.empty() ? "" : ", ") + n;
+    throw std::invalid_argument("unknown orthogonalization method '" + method +
+                                "'; known: " + known + " (" + e.what() + ")");
+  }
+  return o;
+}
+
+std::string Orthogonalizer::name() const {
+  switch (kind) {
+    case Kind::Svd:
+      return "svd";
+    case Kind::GramNewtonSchulz:
+      return kGramPrefix + schedule.name;
+    case Kind::NewtonSchulz:
+      break;
+  }
+  return schedule.name;
+}
+
+at::Tensor Orthogonalizer::operator()(const at::Tensor& X, Cost* cost) const {
+  switch (kind) {
+    case Kind::Svd:
+      return polar_svd(X, cost);
+    case Kind::GramNewtonSchulz:
+      return gram_newton_schulz(X, schedule, options, cost);
+    case Kind::NewtonSchulz:
+      break;
+  }
+  return newton_schulz(X, schedule, options.ns, cost);
+}
+
+Cost Orthogonalizer::cost(int64_t m, int64_t n, int64_t batch) const {
+  switch (kind) {
+    case Kind::Svd:
+      return polar_svd_cost(m, n, batch);
+    case Kind::GramNewtonSchulz:
+      return gram_newton_schulz_cost(m, n, schedule, options, batch);
+    case Kind::NewtonSchulz:
+      break;
+  }
+  return newton_schulz_cost(m, n, schedule, batch);
+}
+
+std::vector<std::string> orthogonalizer_names() {
+  std::vector<std::string> names = ns_schedule_names();
+  for (const auto& s : ns_schedule_names()) names.push_back(kGramPrefix + s);
+  names.push_back("svd");
+  return names;
+}
+
+}  // namespace steepest

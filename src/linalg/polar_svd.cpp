@@ -1,0 +1,43 @@
+#include "steepest/linalg/polar_svd.h"
+
+#include "linalg/input_checks.h"
+
+namespace steepest {
+
+at::Tensor spectral_map_svd(const at::Tensor& X,
+                            const std::function<at::Tensor(const at::Tensor&)>& f, Cost* cost) {
+  detail::check_matrix_input(X, "polar_svd");
+  const auto in_dtype = X.scalar_type();
+  const bool low = in_dtype == at::kHalf || in_dtype == at::kBFloat16;
+  const at::Tensor x = low ? X.to(at::kFloat) : X;
+  at::Tensor U, S, Vh;
+  std::tie(U, S, Vh) = at::linalg_svd(x, /*full_matrices=*/false);
+  if (cost != nullptr)
+    *cost += polar_svd_cost(X.size(-2), X.size(-1), X.dim() == 3 ? X.size(0) : 1);
+  const at::Tensor fS = f(S);
+  return at::matmul(U * fS.unsqueeze(-2), Vh).to(in_dtype);
+}
+
+Cost polar_svd_cost(int64_t m, int64_t n, int64_t batch) {
+  Cost c;
+  const int64_t r = std::min(m, n);
+  count_gemm(&c, m, r, n, batch);
+  // Golub & Van Loan, Matrix Computations, R-SVD with thin U: 6·c·r² + 20·r³.
+  const double rr = static_cast<double>(r), cc = static_cast<double>(std::max(m, n));
+  c.other_flops = (6.0 * cc * rr * rr + 20.0 * rr * rr * rr) * static_cast<double>(batch);
+  return c;
+}
+
+at::Tensor polar_svd(const at::Tensor& X, Cost* cost) {
+  // σ below this relative threshold counts as zero: LAPACK returns arbitrary
+  // singular vectors for them, which must not become ±1 directions.
+  return spectral_map_svd(
+      X,
+      [](const at::Tensor& S) {
+        const auto tol = S.amax(-1, /*keepdim=*/true) * (S.size(-1) * 1e-7) + 1e-30;
+        return (S > tol).to(S.scalar_type());
+      },
+      cost);
+}
+
+}  // namespace steepest

@@ -1,0 +1,201 @@
+#include "steepest/optim/hybrid.h"
+
+#include <c10/util/Exception.h>
+#include <torch/nn/modules/embedding.h>
+#include <torch/serialize/input-archive.h>
+#include <torch/serialize/output-archive.h>
+
+#include <cstdio>
+#include <regex>
+#include <set>
+
+#include "steepest/compat.h"
+
+namespace steepest {
+namespace {
+
+std::vector<std::regex> compile(const std::vector<std::string>& patterns, const char* what) {
+  std::vector<std::regex> out;
+  for (const auto& p : patterns) {
+    try {
+      out.emplace_back(p, std::regex::ECMAScript);
+    } catch (const std::regex_error& e) {
+      TORCH_CHECK(false, "HybridOptimizer: invalid ", what, " pattern '", p, "': ", e.what());
+    }
+  }
+  return out;
+}
+
+const std::string* first_match(const std::string& name, const std::vector<std::regex>& res,
+                               const std::vector<std::string>& src) {
+  for (size_t i = 0; i < res.size(); ++i)
+    if (std::regex_search(name, res[i])) return &src[i];
+  return nullptr;
+}
+
+std::string shape_string(const std::vector<int64_t>& s) {
+  std::string out;
+  for (size_t i = 0; i < s.size(); ++i) out += (i ? "x" : "") + std::to_string(s[i]);
+  return out.empty() ? "scalar" : out;
+}
+
+}  // namespace
+
+HybridOptimizer::HybridOptimizer(const torch::nn::Module& module, HybridOptions options)
+    : options_(std::move(options)) {
+  std::set<const void*> embedding_params;
+  for (const auto& item : module.named_modules()) {
+    if (item.value()->as<torch::nn::EmbeddingImpl>() == nullptr) continue;
+    for (const auto& p : item.value()->parameters())
+      embedding_params.insert(p.unsafeGetTensorImpl());
+  }
+  std::vector<NamedParameter> params;
+  std::vector<bool> is_embedding;
+  for (const auto& item : module.named_parameters(/*recurse=*/true)) {
+    if (!item.value().requires_grad()) continue;
+    params.emplace_back(item.key(), item.value());
+    is_embedding.push_back(embedding_params.count(item.value().unsafeGetTensorImpl()) > 0);
+  }
+  build(params, is_embedding);
+}
+
+HybridOptimizer::HybridOptimizer(const std::vector<NamedParameter>& params, HybridOptions options)
+    : options_(std::move(options)) {
+  build(params, std::vector<bool>(params.size(), false));
+}
+
+void HybridOptimizer::build(const std::vector<NamedParameter>& params,
+                            const std::vector<bool>& is_embedding) {
+  TORCH_CHECK(!params.empty(), "HybridOptimizer: no trainable parameters");
+  const auto adamw_res = compile(options_.adamw_patterns, "adamw");
+  const auto muon_res = compile(options_.muon_patterns, "muon");
+  std::vector<NamedParameter> to_muon, to_adamw;
+  for (size_t i = 0; i < params.size(); ++i) {
+    const auto& [name, p] = params[i];
+    ParameterRoute r{name, p.sizes().vec(), "adamw", options_.adamw.lr(), 1.0, ""};
+    const std::string* forced = first_match(name, muon_res, options_.muon_patterns);
+    const std::string* excluded = first_match(name, adamw_res, options_.adamw_patterns);
+    if (p.dim() < 2) {
+      r.reason = p.dim() == 1 ? "1-D" : "scalar";
+    } else if (forced != nullptr) {
+      r.optimizer = "muon";
+      r.reason = "muon pattern " + *forced;
+    } else if (is_embedding[i]) {
+      r.reason = "embedding module";
+    } else if (excluded != nullptr) {
+      r.reason = "adamw pattern " + *excluded;
+    } else {
+      r.optimizer = "muon";
+      r.reason = "hidden matrix";
+    }
+    if (r.optimizer == "muon") {
+      r.lr = options_.muon.lr();
+      r.scale = muon_scale(options_.muon.scale(), p.size(0), p.numel() / p.size(0));
+      to_muon.emplace_back(name, p);
+    } else {
+      to_adamw.emplace_back(name, p);
+    }
+    routes_.push_back(r);
+    params_.emplace_back(name, p);
+  }
+  if (!to_muon.empty()) {
+    muon_ = std::make_unique<Muon>(to_muon, options_.muon);
+    muon_->set_check_finite(false);  // step() checks every parameter once, up front
+  }
+  if (!to_adamw.empty()) {
+    std::vector<at::Tensor> t;
+    for (const auto& np : to_adamw) t.push_back(np.second);
+    adamw_ = std::make_unique<torch::optim::AdamW>(t, options_.adamw);
+  }
+  base_muon_lr_ = options_.muon.lr();
+  base_adamw_lr_ = options_.adamw.lr();
+}
+
+void HybridOptimizer::step() {
+  for (const auto& [name, p] : params_) {
+    if (!p.grad().defined()) continue;
+    TORCH_CHECK(at::isfinite(p.grad()).all().item<bool>(),
+                "HybridOptimizer: non-finite gradient (NaN or Inf) in parameter '", name,
+                "' (shape ", p.sizes(),
+                "); no parameter was updated. Lower the learning rate, clip gradients, or check "
+                "the loss for overflow.");
+  }
+  if (muon_) muon_->step();
+  if (adamw_) adamw_->step();
+}
+
+void HybridOptimizer::zero_grad() {
+  if (muon_) compat::zero_grad(*muon_);
+  if (adamw_) compat::zero_grad(*adamw_);
+}
+
+void HybridOptimizer::set_lr_factor(double factor) {
+  if (muon_)
+    for (auto& g : muon_->param_groups()) g.options().set_lr(base_muon_lr_ * factor);
+  if (adamw_)
+    for (auto& g : adamw_->param_groups()) g.options().set_lr(base_adamw_lr_ * factor);
+}
+
+void HybridOptimizer::save(torch::serialize::OutputArchive& archive) const {
+  archive.write("kind", c10::IValue(std::string("hybrid")));
+  if (muon_) {
+    torch::serialize::OutputArchive sub(archive.compilation_unit());
+    muon_->save(sub);
+    archive.write("muon", sub);
+  }
+  if (adamw_) {
+    torch::serialize::OutputArchive sub(archive.compilation_unit());
+    adamw_->save(sub);
+    archive.write("adamw", sub);
+  }
+}
+
+void HybridOptimizer::load(torch::serialize::InputArchive& archive) {
+  c10::IValue kind;
+  archive.read("kind", kind);
+  TORCH_CHECK(kind.toStringRef() == "hybrid", "checkpoint holds '", kind.toStringRef(),
+              "' optimizer state, expected 'hybrid'");
+  torch::serialize::InputArchive sub;
+  if (muon_) {
+    TORCH_CHECK(archive.try_read("muon", sub), "hybrid checkpoint has no Muon state");
+    muon_->load(sub);
+  }
+  if (adamw_) {
+    torch::serialize::InputArchive sub2;
+    TORCH_CHECK(archive.try_read("adamw", sub2), "hybrid checkpoint has no AdamW state");
+    adamw_->load(sub2);
+  }
+}
+
+std::string HybridOptimizer::table() const {
+  std::string out;
+  char line[512];
+  std::snprintf(line, sizeof(line), "%-40s %-14s %-6s %-9s %-7s %s\n", "parameter", "shape",
+                "optim", "lr", "scale", "why");
+  out += line;
+  for (const auto& r : routes_) {
+    std::snprintf(line, sizeof(line), "%-40s %-14s %-6s %-9.3g %-7.3g %s\n", r.name.c_str(),
+                  shape_string(r.shape).c_str(), r.optimizer.c_str(), r.lr, r.scale,
+                  r.reason.c_str());
+    out += line;
+  }
+  return out;
+}
+
+Cost HybridOptimizer::last_step_cost() const {
+  return muon_ ? muon_->last_step_cost() : Cost{};
+}
+
+int64_t HybridOptimizer::state_bytes() const {
+  int64_t bytes = muon_ ? muon_->state_bytes() : 0;
+  if (adamw_) {
+    for (const auto& kv : adamw_->state()) {
+      const auto& s = static_cast<const torch::optim::AdamWParamState&>(*kv.second);
+      for (const auto* t : {&s.exp_avg(), &s.exp_avg_sq(), &s.max_exp_avg_sq()})
+        if (t->defined()) bytes += t->numel() * t->element_size();
+    }
+  }
+  return bytes;
+}
+
+}  // namespace steepest

@@ -1,0 +1,95 @@
+#include "steepest/optim/muon.h"
+
+#include <c10/util/Exception.h>
+
+#include <cmath>
+#include <stdexcept>
+
+#include "optim/param_groups.h"
+#include "optim/step_prologue.h"
+
+namespace steepest {
+
+double muon_scale(MuonScale rule, int64_t m, int64_t n) {
+  const double dm = static_cast<double>(m), dn = static_cast<double>(n);
+  switch (rule) {
+    case MuonScale::Original:
+      return std::sqrt(std::max(1.0, dm / dn));
+    case MuonScale::Spectral:
+      return std::sqrt(dm / dn);
+    case MuonScale::MatchRmsAdamW:
+      return 0.2 * std::sqrt(std::max(dm, dn));
+  }
+  return 1.0;
+}
+
+MuonScale muon_scale_from_name(const std::string& name) {
+  if (name == "original") return MuonScale::Original;
+  if (name == "spectral") return MuonScale::Spectral;
+  if (name == "match_rms_adamw") return MuonScale::MatchRmsAdamW;
+  throw std::invalid_argument("unknown Muon scale rule '" + name +
+                              "'; known: original, spectral, match_rms_adamw");
+}
+
+std::string muon_scale_name(MuonScale rule) {
+  switch (rule) {
+    case MuonScale::Original:
+      return "original";
+    case MuonScale::Spectral:
+      return "spectral";
+    case MuonScale::MatchRmsAdamW:
+      return "match_rms_adamw";
+  }
+  return "?";
+}
+
+Muon::Muon(const std::vector<NamedParameter>& params, MuonOptions defaults)
+    : Muon({torch::optim::OptimizerParamGroup(detail::tensors_of(params))}, std::move(defaults),
+           detail::names_of(params)) {}
+
+Muon::Muon(std::vector<torch::optim::OptimizerParamGroup> groups, MuonOptions defaults,
+           std::vector<std::string> names)
+    : NamedOptimizer(std::move(groups), std::make_unique<MuonOptions>(defaults), std::move(names)) {
+  for (const auto& group : param_groups_) {
+    const auto& o = static_cast<const MuonOptions&>(group.options());
+    TORCH_CHECK(o.lr() >= 0, "Muon: learning rate must be >= 0, got ", o.lr());
+    TORCH_CHECK(o.momentum() >= 0 && o.momentum() < 1, "Muon: momentum must be in [0, 1), got ",
+                o.momentum());
+    Orthogonalizer::from_name(o.orthogonalizer(), o.ns_steps());  // validates the name
+    for (const auto& p : group.params()) {
+      TORCH_CHECK(p.dim() >= 2, "Muon: parameter '", param_name(p), "' has shape ", p.sizes(),
+                  "; Muon orthogonalizes matrices only. Route 1-D parameters (biases, gains) "
+                  "to AdamW, e.g. with steepest::HybridOptimizer.");
+    }
+  }
+}
+
+at::Tensor Muon::step(LossClosure closure) {
+  at::NoGradGuard no_grad;
+  at::Tensor loss = detail::run_closure(closure);
+  check_gradients();
+  step_cost_ = Cost{};
+  for (auto& group : param_groups_) {
+    const auto& o = static_cast<const MuonOptions&>(group.options());
+    const Orthogonalizer ortho =
+        Orthogonalizer::from_name(o.orthogonalizer(), o.ns_steps(), o.compute_dtype());
+    for (auto& p : group.params()) {
+      if (!p.grad().defined()) continue;
+      const at::Tensor& g = p.grad();
+      auto& st = state_of(p);
+      auto& buf = st.buffers["momentum_buffer"];
+      if (!buf.defined()) buf = at::zeros_like(p, at::MemoryFormat::Contiguous);
+      ++st.step;
+      buf.lerp_(g, 1.0 - o.momentum());
+      const at::Tensor u = o.nesterov() ? g.lerp(buf, o.momentum()) : buf;
+      // Conv weights (out, in, kh, kw) are orthogonalized as (out, in·kh·kw).
+      const at::Tensor u2 = u.reshape({u.size(0), -1});
+      const at::Tensor update = ortho(u2, &step_cost_);
+      if (o.weight_decay() != 0.0) p.mul_(1.0 - o.lr() * o.weight_decay());
+      p.add_(update.view(p.sizes()), -o.lr() * muon_scale(o.scale(), u2.size(0), u2.size(1)));
+    }
+  }
+  return loss;
+}
+
+}  // namespace steepest

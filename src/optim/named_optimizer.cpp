@@ -1,0 +1,134 @@
+#include "steepest/optim/named_optimizer.h"
+
+#include <c10/util/Exception.h>
+#include <torch/serialize/input-archive.h>
+#include <torch/serialize/output-archive.h>
+
+#include "steepest/compat.h"
+
+namespace steepest {
+namespace {
+std::string prefix(size_t g, size_t i) {
+  return "state." + std::to_string(g) + "." + std::to_string(i) + ".";
+}
+}  // namespace
+
+NamedOptimizer::NamedOptimizer(std::vector<torch::optim::OptimizerParamGroup> groups,
+                               std::unique_ptr<torch::optim::OptimizerOptions> defaults,
+                               std::vector<std::string> names)
+    : torch::optim::Optimizer(std::move(groups), std::move(defaults)) {
+  size_t k = 0;
+  for (size_t g = 0; g < param_groups_.size(); ++g) {
+    for (size_t i = 0; i < param_groups_[g].params().size(); ++i, ++k) {
+      const auto& p = param_groups_[g].params()[i];
+      names_[p.unsafeGetTensorImpl()] =
+          k < names.size() ? names[k] : "group" + std::to_string(g) + ".param" + std::to_string(i);
+    }
+  }
+  TORCH_CHECK(names.empty() || names.size() == k, "optimizer got ", names.size(),
+              " parameter names for ", k, " parameters");
+}
+
+std::string NamedOptimizer::param_name(const at::Tensor& p) const {
+  auto it = names_.find(p.unsafeGetTensorImpl());
+  if (it != names_.end()) return it->second;
+  for (size_t g = 0; g < param_groups_.size(); ++g)
+    for (size_t i = 0; i < param_groups_[g].params().size(); ++i)
+      if (param_groups_[g].params()[i].is_same(p))
+        return "group" + std::to_string(g) + ".param" + std::to_string(i);
+  return "<unknown parameter>";
+}
+
+TensorState& NamedOptimizer::state_of(const at::Tensor& p) {
+  auto& slot = state_[compat::state_key(p)];
+  if (!slot) slot = std::make_unique<TensorState>();
+  return static_cast<TensorState&>(*slot);
+}
+
+int64_t NamedOptimizer::state_bytes() const {
+  int64_t bytes = 0;
+  for (const auto& kv : state_) {
+    const auto* s = dynamic_cast<const TensorState*>(kv.second.get());
+    if (s == nullptr) continue;
+    for (const auto& b : s->buffers)
+      if (b.second.defined()) bytes += b.second.numel() * b.second.element_size();
+  }
+  return bytes;
+}
+
+void NamedOptimizer::check_gradients() const {
+  if (!check_finite_) return;
+  for (const auto& group : param_groups_) {
+    for (const auto& p : group.params()) {
+      if (!p.grad().defined()) continue;
+      TORCH_CHECK(at::isfinite(p.grad()).all().item<bool>(), kind(),
+                  ": non-finite gradient (NaN or Inf) in parameter '", param_name(p), "' (shape ",
+                  p.sizes(),
+                  "); no parameter was updated. Lower the learning rate, clip gradients, or "
+                  "check the loss for overflow.");
+    }
+  }
+}
+
+void NamedOptimizer::save(torch::serialize::OutputArchive& archive) const {
+  archive.write("kind", c10::IValue(kind()));
+  archive.write("num_groups", c10::IValue(static_cast<int64_t>(param_groups_.size())));
+  for (size_t g = 0; g < param_groups_.size(); ++g) {
+    const auto& group = param_groups_[g];
+    archive.write("group." + std::to_string(g) + ".lr", c10::IValue(group.options().get_lr()));
+    archive.write("group." + std::to_string(g) + ".size",
+                  c10::IValue(static_cast<int64_t>(group.params().size())));
+    for (size_t i = 0; i < group.params().size(); ++i) {
+      const auto& p = group.params()[i];
+      archive.write(prefix(g, i) + "shape", c10::IValue(p.sizes().vec()));
+      auto it = state_.find(compat::state_key(p));
+      if (it == state_.end()) continue;
+      const auto& s = static_cast<const TensorState&>(*it->second);
+      archive.write(prefix(g, i) + "step", c10::IValue(s.step));
+      std::vector<std::string> names;
+      for (const auto& b : s.buffers) {
+        archive.write(prefix(g, i) + "buf." + b.first, b.second, /*is_buffer=*/true);
+        names.push_back(b.first);
+      }
+      archive.write(prefix(g, i) + "buffers", c10::IValue(names));
+    }
+  }
+}
+
+void NamedOptimizer::load(torch::serialize::InputArchive& archive) {
+  c10::IValue v;
+  archive.read("kind", v);
+  TORCH_CHECK(v.toStringRef() == kind(), "optimizer checkpoint holds '", v.toStringRef(),
+              "' state but this optimizer is '", kind(), "'");
+  archive.read("num_groups", v);
+  TORCH_CHECK(v.toInt() == static_cast<int64_t>(param_groups_.size()), kind(), " checkpoint has ",
+              v.toInt(), " parameter groups, this optimizer has ", param_groups_.size());
+  for (size_t g = 0; g < param_groups_.size(); ++g) {
+    auto& group = param_groups_[g];
+    archive.read("group." + std::to_string(g) + ".size", v);
+    TORCH_CHECK(v.toInt() == static_cast<int64_t>(group.params().size()), kind(),
+                " checkpoint group ", g, " has ", v.toInt(), " parameters, this optimizer has ",
+                group.params().size());
+    archive.read("group." + std::to_string(g) + ".lr", v);
+    group.options().set_lr(v.toDouble());
+    for (size_t i = 0; i < group.params().size(); ++i) {
+      const auto& p = group.params()[i];
+      archive.read(prefix(g, i) + "shape", v);
+      TORCH_CHECK(v.toIntVector() == p.sizes().vec(), kind(), " checkpoint: parameter '",
+                  param_name(p), "' has shape ", p.sizes(), " but the checkpoint holds ",
+                  at::IntArrayRef(v.toIntVector()));
+      state_.erase(compat::state_key(p));
+      if (!archive.try_read(prefix(g, i) + "step", v)) continue;
+      auto& s = state_of(p);
+      s.step = v.toInt();
+      archive.read(prefix(g, i) + "buffers", v);
+      for (const auto& name : v.toListRef()) {
+        at::Tensor t;
+        archive.read(prefix(g, i) + "buf." + name.toStringRef(), t, /*is_buffer=*/true);
+        s.buffers[name.toStringRef()] = t.to(p.device());
+      }
+    }
+  }
+}
+
+}  // namespace steepest

@@ -1,0 +1,1 @@
+// Anchor for the executables' precompiled header target.

@@ -1,0 +1,29 @@
+#include "steepest/util/threads.h"
+
+#include <ATen/Parallel.h>
+#include <c10/util/Exception.h>
+#include <dlfcn.h>
+
+namespace steepest {
+namespace {
+template <typename Fn>
+Fn blas_symbol(const char* name) {
+  return reinterpret_cast<Fn>(dlsym(RTLD_DEFAULT, name));
+}
+}  // namespace
+
+bool set_threads(int n) {
+  TORCH_CHECK(n >= 1, "thread count must be >= 1, got ", n);
+  at::set_num_threads(n);
+  auto set_blas = blas_symbol<void (*)(int)>("openblas_set_num_threads");
+  if (set_blas == nullptr) return false;
+  set_blas(n);
+  return true;
+}
+
+int blas_threads() {
+  auto get_blas = blas_symbol<int (*)()>("openblas_get_num_threads");
+  return get_blas == nullptr ? -1 : get_blas();
+}
+
+}  // namespace steepest

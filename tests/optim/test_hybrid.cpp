@@ -1,0 +1,76 @@
+#include <gtest/gtest.h>
+
+#include "optim/tiny_model.h"
+#include "steepest/optim/hybrid.h"
+
+namespace steepest {
+namespace {
+
+std::map<std::string, std::string> routing(const HybridOptimizer& h) {
+  std::map<std::string, std::string> r;
+  for (const auto& x : h.routes()) r[x.name] = x.optimizer;
+  return r;
+}
+
+TEST(Hybrid, RoutesHiddenMatricesToMuonAndTheRestToAdamW) {
+  testing::TinyLm m;
+  HybridOptimizer h(*m);
+  const auto r = routing(h);
+  EXPECT_EQ(r.at("fc.weight"), "muon");
+  EXPECT_EQ(r.at("proj.weight"), "muon");
+  EXPECT_EQ(r.at("embed.weight"), "adamw");
+  EXPECT_EQ(r.at("head.weight"), "adamw");
+  EXPECT_EQ(r.at("head.bias"), "adamw");
+  EXPECT_EQ(r.at("gain"), "adamw");
+  const std::string table = h.table();
+  EXPECT_NE(table.find("fc.weight"), std::string::npos);
+  EXPECT_NE(table.find("32x8"), std::string::npos);
+  EXPECT_NE(table.find("embedding module"), std::string::npos);
+}
+
+TEST(Hybrid, PatternsAreOverridable) {
+  testing::TinyLm m;
+  HybridOptions o;
+  o.adamw_patterns = {"^fc\\."};
+  o.muon_patterns = {"^head\\.weight$"};
+  const auto r = routing(HybridOptimizer(*m, o));
+  EXPECT_EQ(r.at("fc.weight"), "adamw");
+  EXPECT_EQ(r.at("head.weight"), "muon");
+  EXPECT_EQ(r.at("head.bias"), "adamw");     // 1-D never goes to Muon
+  EXPECT_EQ(r.at("embed.weight"), "adamw");  // embedding module
+  o.adamw_patterns = {"("};
+  EXPECT_THROW(HybridOptimizer(*m, o), c10::Error);
+}
+
+TEST(Hybrid, TrainingLowersTheLoss) {
+  at::manual_seed(19);
+  testing::TinyLm m;
+  HybridOptimizer h(*m);
+  const double first = testing::tiny_loss(m, 1).item<double>();
+  for (int t = 0; t < 30; ++t) {
+    h.zero_grad();
+    testing::tiny_loss(m, 1).backward();
+    h.step();
+  }
+  EXPECT_LT(testing::tiny_loss(m, 1).item<double>(), first - 0.5);
+  EXPECT_GT(h.last_step_cost().gemms, 0);
+  EXPECT_GT(h.state_bytes(), 0);
+}
+
+TEST(Hybrid, NonFiniteGradientAnywhereStopsEverything) {
+  testing::TinyLm m;
+  HybridOptimizer h(*m);
+  testing::tiny_loss(m, 2).backward();
+  m->gain.mutable_grad()[0] = std::nan("");
+  const auto fc0 = m->fc->weight.detach().clone();
+  try {
+    h.step();
+    FAIL();
+  } catch (const c10::Error& e) {
+    EXPECT_NE(std::string(e.what_without_backtrace()).find("'gain'"), std::string::npos);
+  }
+  EXPECT_TRUE(at::equal(m->fc->weight.detach(), fc0));
+}
+
+}  // namespace
+}  // namespace steepest

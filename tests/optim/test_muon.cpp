@@ -1,0 +1,122 @@
+#include <gtest/gtest.h>
+
+#include <cmath>
+
+#include "steepest/linalg/polar_svd.h"
+#include "steepest/optim/muon.h"
+#include "test_util.h"
+
+namespace steepest {
+namespace {
+
+at::Tensor param(std::vector<int64_t> shape) {
+  return at::randn(shape).set_requires_grad(true);
+}
+
+TEST(Muon, ScaleRules) {
+  EXPECT_DOUBLE_EQ(muon_scale(MuonScale::Original, 256, 64), 2.0);
+  EXPECT_DOUBLE_EQ(muon_scale(MuonScale::Original, 64, 256), 1.0);
+  EXPECT_DOUBLE_EQ(muon_scale(MuonScale::Spectral, 64, 256), 0.5);
+  EXPECT_DOUBLE_EQ(muon_scale(MuonScale::MatchRmsAdamW, 64, 256), 0.2 * 16.0);
+  EXPECT_EQ(muon_scale_from_name("spectral"), MuonScale::Spectral);
+  EXPECT_THROW(muon_scale_from_name("nope"), std::invalid_argument);
+}
+
+// With momentum 0 and the exact SVD, one step is W ← W(1 − lr·wd) − lr·scale·U Vᵀ(G).
+TEST(Muon, OneStepIsScaledPolarFactorWithDecoupledDecayOnce) {
+  at::manual_seed(14);
+  auto W = param({48, 16});
+  const auto W0 = W.detach().clone();
+  const auto G = at::randn({48, 16});
+  W.mutable_grad() = G.clone();
+  Muon opt({{"w", W}}, MuonOptions(0.1).momentum(0.0).orthogonalizer("svd").weight_decay(0.5));
+  opt.step();
+  const auto expected = W0 * (1 - 0.1 * 0.5) - 0.1 * std::sqrt(3.0) * polar_svd(G);
+  EXPECT_LT(testing::rel_err(W.detach(), expected), 1e-6);
+}
+
+// Nesterov EMA form: B ← lerp(B, G, 1−μ); update from lerp(G, B, μ).
+TEST(Muon, NesterovLerpMomentumMatchesReferenceForm) {
+  at::manual_seed(15);
+  auto W = param({8, 8});
+  Muon opt({{"w", W}}, MuonOptions(0.01).orthogonalizer("svd"));
+  const double mu = 0.95;
+  auto B = at::zeros({8, 8});
+  auto Wref = W.detach().clone();
+  for (int t = 0; t < 3; ++t) {
+    const auto G = at::randn({8, 8});
+    W.mutable_grad() = G.clone();
+    opt.step();
+    B = B * mu + G * (1 - mu);
+    const auto U = G * (1 - mu) + B * mu;
+    Wref = Wref - 0.01 * polar_svd(U);
+  }
+  EXPECT_LT(testing::rel_err(W.detach(), Wref), 1e-5);
+}
+
+TEST(Muon, ConvWeightsAreFlattenedAndScaledByFlatShape) {
+  at::manual_seed(16);
+  auto W = param({8, 2, 3, 3});  // flattened 8×18: original scale 1
+  const auto W0 = W.detach().clone();
+  const auto G = at::randn({8, 2, 3, 3});
+  W.mutable_grad() = G.clone();
+  Muon opt({{"conv", W}}, MuonOptions(0.1).momentum(0.0).orthogonalizer("svd"));
+  opt.step();
+  const auto expected = W0 - 0.1 * polar_svd(G.reshape({8, 18})).view({8, 2, 3, 3});
+  EXPECT_LT(testing::rel_err(W.detach(), expected), 1e-6);
+}
+
+TEST(Muon, RejectsVectorParametersByName) {
+  try {
+    Muon opt({{"blocks.0.ln.weight", param({16})}});
+    FAIL();
+  } catch (const c10::Error& e) {
+    const std::string msg = e.what_without_backtrace();
+    EXPECT_NE(msg.find("blocks.0.ln.weight"), std::string::npos) << msg;
+    EXPECT_NE(msg.find("AdamW"), std::string::npos) << msg;
+  }
+}
+
+TEST(Muon, NonFiniteGradientNamesParameterAndUpdatesNothing) {
+  auto A = param({4, 4}), B = param({4, 4});
+  const auto A0 = A.detach().clone();
+  A.mutable_grad() = at::randn({4, 4});
+  auto g = at::randn({4, 4});
+  g[1][2] = std::nan("");
+  B.mutable_grad() = g;
+  Muon opt({{"good", A}, {"bad.weight", B}});
+  try {
+    opt.step();
+    FAIL();
+  } catch (const c10::Error& e) {
+    EXPECT_NE(std::string(e.what_without_backtrace()).find("bad.weight"), std::string::npos);
+  }
+  EXPECT_TRUE(at::equal(A.detach(), A0));
+}
+
+TEST(Muon, ZeroGradientGivesZeroUpdate) {
+  auto W = param({6, 10});
+  const auto W0 = W.detach().clone();
+  W.mutable_grad() = at::zeros({6, 10});
+  Muon opt({{"w", W}});
+  opt.step();
+  EXPECT_TRUE(at::equal(W.detach(), W0));
+}
+
+TEST(Muon, ReportsCostAndStateBytes) {
+  auto W = param({64, 256});
+  W.mutable_grad() = at::randn({64, 256});
+  Muon opt({{"w", W}}, MuonOptions().orthogonalizer("polar-express"));
+  opt.step();
+  EXPECT_EQ(opt.last_step_cost().gemms, 15);
+  EXPECT_EQ(opt.state_bytes(), 64 * 256 * 4);
+}
+
+TEST(Muon, BadOptionsAreRejected) {
+  EXPECT_THROW(Muon({{"w", param({4, 4})}}, MuonOptions().orthogonalizer("nope")),
+               std::invalid_argument);
+  EXPECT_THROW(Muon({{"w", param({4, 4})}}, MuonOptions().momentum(1.0)), c10::Error);
+}
+
+}  // namespace
+}  // namespace steepest
