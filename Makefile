@@ -32,7 +32,8 @@ run: deps build
 	$(BUILD)/steepest orthogonalize --demo --threads $(THREADS)
 
 bench: deps build
-	$(BUILD)/bench_orthogonalize --threads $(THREADS) --benchmark_counters_tabular=true
+	$(BUILD)/bench_orthogonalize --threads $(THREADS) --benchmark_repetitions=3 \
+	  --benchmark_report_aggregates_only=true --benchmark_counters_tabular=true
 
 format:
 	clang-format -i $$(git ls-files '*.cpp' '*.h')

@@ -89,7 +89,7 @@ void add_orthogonalize_command(CLI::App& app) {
   cmd->add_option("--dtype", args->dtype, "compute dtype: fp32 (input's), bf16, fp64")
       ->capture_default_str();
   cmd->add_option("--threads", args->threads,
-                  "threads for libtorch and OpenBLAS together (0 = leave as they are)");
+                  "OpenBLAS threads (libtorch intra-op then 1; 0 = leave both as they are)");
   cmd->add_flag("--demo", args->demo, "run every method on a built-in matrix with known spectrum");
   cmd->callback([args] {
     if (args->threads > 0) set_threads(args->threads);

@@ -12,9 +12,10 @@ Fn blas_symbol(const char* name) {
 }
 }  // namespace
 
-bool set_threads(int n) {
+bool set_threads(int n, int intra_op) {
   TORCH_CHECK(n >= 1, "thread count must be >= 1, got ", n);
-  at::set_num_threads(n);
+  TORCH_CHECK(intra_op >= 1, "intra-op thread count must be >= 1, got ", intra_op);
+  at::set_num_threads(intra_op);
   auto set_blas = blas_symbol<void (*)(int)>("openblas_set_num_threads");
   if (set_blas == nullptr) return false;
   set_blas(n);

@@ -3,11 +3,16 @@
 
 namespace steepest {
 
-// libtorch's OpenMP pool and OpenBLAS's own pthreads add up: 2 + 2 threads on
-// 2 cores run 2–4× slower. Sets both to `n` (n ≥ 1). OpenBLAS is found at run
-// time, so builds against other BLAS libraries simply skip that half.
-// Returns false (and sets only libtorch's) when no OpenBLAS is loaded.
-bool set_threads(int n);
+// libtorch's OpenMP pool and OpenBLAS's own pthreads add up: OpenMP workers
+// keep spinning after an elementwise op and steal the cores OpenBLAS needs for
+// the next GEMM (measured here: at::addmm 512³ 6.4 ms with 2+2 threads, 2.3 ms
+// with 1+2; docs/BENCHMARKS.md). So by default the BLAS gets `n` threads and
+// libtorch's intra-op pool 1: the GEMMs that dominate an optimizer step use
+// every core, and elementwise ops run serially in between.
+// intra_op > 0 overrides libtorch's count (for elementwise-heavy work).
+// OpenBLAS is found at run time, so builds against other BLAS libraries only
+// set libtorch's half; returns false in that case.
+bool set_threads(int n, int intra_op = 1);
 
 // OpenBLAS's current thread count, or -1 when OpenBLAS is not loaded.
 int blas_threads();
