@@ -49,8 +49,12 @@ std::string Orthogonalizer::name() const {
 
 at::Tensor Orthogonalizer::operator()(const at::Tensor& X, Cost* cost) const {
   switch (kind) {
-    case Kind::Svd:
-      return polar_svd(X, cost);
+    case Kind::Svd: {
+      // fp64 compute runs LAPACK in double; bf16/half inputs are lifted to fp32 inside.
+      const auto dt = options.ns.compute_dtype;
+      if (dt == at::ScalarType::Undefined || dt == X.scalar_type()) return polar_svd(X, cost);
+      return polar_svd(X.to(dt), cost).to(X.scalar_type());
+    }
     case Kind::GramNewtonSchulz:
       return gram_newton_schulz(X, schedule, options, cost);
     case Kind::NewtonSchulz:

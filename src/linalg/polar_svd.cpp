@@ -34,7 +34,9 @@ at::Tensor polar_svd(const at::Tensor& X, Cost* cost) {
   return spectral_map_svd(
       X,
       [](const at::Tensor& S) {
-        const auto tol = S.amax(-1, /*keepdim=*/true) * (S.size(-1) * 1e-7) + 1e-30;
+        // LAPACK's own rank rule: r·eps(dtype)·σ_max.
+        const double eps = S.scalar_type() == at::kDouble ? 2.220446049250313e-16 : 1.1920929e-07;
+        const auto tol = S.amax(-1, /*keepdim=*/true) * (S.size(-1) * eps) + 1e-30;
         return (S > tol).to(S.scalar_type());
       },
       cost);

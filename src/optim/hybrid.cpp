@@ -8,6 +8,7 @@
 #include <cstdio>
 #include <regex>
 #include <set>
+#include <unordered_map>
 
 #include "steepest/compat.h"
 
@@ -44,11 +45,14 @@ std::string shape_string(const std::vector<int64_t>& s) {
 HybridOptimizer::HybridOptimizer(const torch::nn::Module& module, HybridOptions options)
     : options_(std::move(options)) {
   std::set<const void*> embedding_params;
-  for (const auto& item : module.named_modules()) {
-    if (item.value()->as<torch::nn::EmbeddingImpl>() == nullptr) continue;
-    for (const auto& p : item.value()->parameters())
-      embedding_params.insert(p.unsafeGetTensorImpl());
-  }
+  // Walk children() by hand: libtorch 1.13's named_modules() needs the root to
+  // live in a shared_ptr, and a plain stack-allocated module must work too.
+  std::function<void(const torch::nn::Module&)> walk = [&](const torch::nn::Module& m) {
+    if (dynamic_cast<const torch::nn::EmbeddingImpl*>(&m) != nullptr)
+      for (const auto& p : m.parameters()) embedding_params.insert(p.unsafeGetTensorImpl());
+    for (const auto& child : m.children()) walk(*child);
+  };
+  walk(module);
   std::vector<NamedParameter> params;
   std::vector<bool> is_embedding;
   for (const auto& item : module.named_parameters(/*recurse=*/true)) {
@@ -69,7 +73,10 @@ void HybridOptimizer::build(const std::vector<NamedParameter>& params,
   TORCH_CHECK(!params.empty(), "HybridOptimizer: no trainable parameters");
   const auto adamw_res = compile(options_.adamw_patterns, "adamw");
   const auto muon_res = compile(options_.muon_patterns, "muon");
-  std::vector<NamedParameter> to_muon, to_adamw;
+  // A tensor can appear under several names (tied embedding and head): it is
+  // stepped once, by AdamW if any of its names routes there.
+  std::unordered_map<const void*, size_t> primary;  // TensorImpl → index of its first route
+  std::vector<size_t> primary_of;
   for (size_t i = 0; i < params.size(); ++i) {
     const auto& [name, p] = params[i];
     ParameterRoute r{name, p.sizes().vec(), "adamw", options_.adamw.lr(), 1.0, ""};
@@ -88,15 +95,33 @@ void HybridOptimizer::build(const std::vector<NamedParameter>& params,
       r.optimizer = "muon";
       r.reason = "hidden matrix";
     }
+    const auto [it, fresh] = primary.emplace(p.unsafeGetTensorImpl(), routes_.size());
+    if (!fresh) {
+      auto& first = routes_[it->second];
+      if (r.optimizer == "adamw" && first.optimizer == "muon") {
+        first.optimizer = "adamw";
+        first.reason = "tied to " + name + " (" + r.reason + ")";
+      }
+      r.reason = "tied to " + first.name;
+    }
+    primary_of.push_back(it->second);
+    routes_.push_back(r);
+  }
+  std::vector<NamedParameter> to_muon, to_adamw;
+  for (size_t i = 0; i < routes_.size(); ++i) {
+    auto& r = routes_[i];
+    r.optimizer = routes_[primary_of[i]].optimizer;
+    const auto& p = params[i].second;
     if (r.optimizer == "muon") {
       r.lr = options_.muon.lr();
       r.scale = muon_scale(options_.muon.scale(), p.size(0), p.numel() / p.size(0));
-      to_muon.emplace_back(name, p);
     } else {
-      to_adamw.emplace_back(name, p);
+      r.lr = options_.adamw.lr();
+      r.scale = 1.0;
     }
-    routes_.push_back(r);
-    params_.emplace_back(name, p);
+    if (primary_of[i] != i) continue;  // a tied duplicate: stepped through its first name
+    (r.optimizer == "muon" ? to_muon : to_adamw).push_back(params[i]);
+    params_.push_back(params[i]);
   }
   if (!to_muon.empty()) {
     muon_ = std::make_unique<Muon>(to_muon, options_.muon);
@@ -155,16 +180,14 @@ void HybridOptimizer::load(torch::serialize::InputArchive& archive) {
   archive.read("kind", kind);
   TORCH_CHECK(kind.toStringRef() == "hybrid", "checkpoint holds '", kind.toStringRef(),
               "' optimizer state, expected 'hybrid'");
-  torch::serialize::InputArchive sub;
-  if (muon_) {
-    TORCH_CHECK(archive.try_read("muon", sub), "hybrid checkpoint has no Muon state");
-    muon_->load(sub);
-  }
-  if (adamw_) {
-    torch::serialize::InputArchive sub2;
-    TORCH_CHECK(archive.try_read("adamw", sub2), "hybrid checkpoint has no AdamW state");
-    adamw_->load(sub2);
-  }
+  // Both halves must be present before either is touched.
+  torch::serialize::InputArchive muon_state, adamw_state;
+  TORCH_CHECK(!muon_ || archive.try_read("muon", muon_state),
+              "hybrid checkpoint has no Muon state, but this model routes parameters to Muon");
+  TORCH_CHECK(!adamw_ || archive.try_read("adamw", adamw_state),
+              "hybrid checkpoint has no AdamW state, but this model routes parameters to AdamW");
+  if (muon_) muon_->load(muon_state);
+  if (adamw_) adamw_->load(adamw_state);
 }
 
 std::string HybridOptimizer::table() const {

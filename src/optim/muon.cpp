@@ -75,6 +75,9 @@ at::Tensor Muon::step(LossClosure closure) {
         Orthogonalizer::from_name(o.orthogonalizer(), o.ns_steps(), o.compute_dtype());
     for (auto& p : group.params()) {
       if (!p.grad().defined()) continue;
+      // Also covers groups added later through add_param_group().
+      TORCH_CHECK(p.dim() >= 2, "Muon: parameter '", param_name(p), "' has shape ", p.sizes(),
+                  "; route 1-D parameters to AdamW");
       const at::Tensor& g = p.grad();
       auto& st = state_of(p);
       auto& buf = st.buffers["momentum_buffer"];

@@ -96,38 +96,49 @@ void NamedOptimizer::save(torch::serialize::OutputArchive& archive) const {
 }
 
 void NamedOptimizer::load(torch::serialize::InputArchive& archive) {
+  // Read and check everything first; change nothing unless all of it fits.
   c10::IValue v;
   archive.read("kind", v);
   TORCH_CHECK(v.toStringRef() == kind(), "optimizer checkpoint holds '", v.toStringRef(),
               "' state but this optimizer is '", kind(), "'");
   archive.read("num_groups", v);
-  TORCH_CHECK(v.toInt() == static_cast<int64_t>(param_groups_.size()), kind(), " checkpoint has ",
-              v.toInt(), " parameter groups, this optimizer has ", param_groups_.size());
+  TORCH_CHECK(v.toInt() == static_cast<int64_t>(param_groups_.size()), kind(),
+              " checkpoint has ", v.toInt(), " parameter groups, this optimizer has ",
+              param_groups_.size());
+  std::vector<double> lrs;
+  std::vector<std::pair<const at::Tensor*, std::unique_ptr<TensorState>>> states;
   for (size_t g = 0; g < param_groups_.size(); ++g) {
-    auto& group = param_groups_[g];
+    const auto& group = param_groups_[g];
     archive.read("group." + std::to_string(g) + ".size", v);
     TORCH_CHECK(v.toInt() == static_cast<int64_t>(group.params().size()), kind(),
                 " checkpoint group ", g, " has ", v.toInt(), " parameters, this optimizer has ",
                 group.params().size());
     archive.read("group." + std::to_string(g) + ".lr", v);
-    group.options().set_lr(v.toDouble());
+    lrs.push_back(v.toDouble());
     for (size_t i = 0; i < group.params().size(); ++i) {
       const auto& p = group.params()[i];
       archive.read(prefix(g, i) + "shape", v);
       TORCH_CHECK(v.toIntVector() == p.sizes().vec(), kind(), " checkpoint: parameter '",
                   param_name(p), "' has shape ", p.sizes(), " but the checkpoint holds ",
                   at::IntArrayRef(v.toIntVector()));
-      state_.erase(compat::state_key(p));
-      if (!archive.try_read(prefix(g, i) + "step", v)) continue;
-      auto& s = state_of(p);
-      s.step = v.toInt();
-      archive.read(prefix(g, i) + "buffers", v);
-      for (const auto& name : v.toListRef()) {
-        at::Tensor t;
-        archive.read(prefix(g, i) + "buf." + name.toStringRef(), t, /*is_buffer=*/true);
-        s.buffers[name.toStringRef()] = t.to(p.device());
+      std::unique_ptr<TensorState> s;
+      if (archive.try_read(prefix(g, i) + "step", v)) {
+        s = std::make_unique<TensorState>();
+        s->step = v.toInt();
+        archive.read(prefix(g, i) + "buffers", v);
+        for (const auto& name : v.toListRef()) {
+          at::Tensor t;
+          archive.read(prefix(g, i) + "buf." + name.toStringRef(), t, /*is_buffer=*/true);
+          s->buffers[name.toStringRef()] = t.to(p.device(), p.scalar_type());
+        }
       }
+      states.emplace_back(&p, std::move(s));
     }
+  }
+  for (size_t g = 0; g < param_groups_.size(); ++g) param_groups_[g].options().set_lr(lrs[g]);
+  for (auto& [p, s] : states) {
+    state_.erase(compat::state_key(*p));
+    if (s) state_[compat::state_key(*p)] = std::move(s);
   }
 }
 

@@ -74,3 +74,42 @@ TEST(Hybrid, NonFiniteGradientAnywhereStopsEverything) {
 
 }  // namespace
 }  // namespace steepest
+
+namespace steepest {
+namespace {
+
+// An output projection that reuses (ties) a weight it is given.
+struct TiedOut : torch::nn::Module {
+  explicit TiedOut(const at::Tensor& w) { register_parameter("weight", w); }
+};
+
+// A model used by value (not through a ModuleHolder), with its output tied to
+// the embedding under a name ("out") that no AdamW pattern matches.
+struct TiedLm : torch::nn::Module {
+  torch::nn::Embedding embed{nullptr};
+  torch::nn::Linear mix{nullptr};
+  TiedLm() {
+    embed = register_module("embed", torch::nn::Embedding(16, 8));
+    mix = register_module("mix", torch::nn::Linear(torch::nn::LinearOptions(8, 8).bias(false)));
+    register_module("out", std::make_shared<TiedOut>(embed->weight));
+  }
+};
+
+TEST(Hybrid, PlainModuleAndTiedWeightsAreSteppedOnceByAdamW) {
+  TiedLm m;
+  HybridOptimizer h(m);
+  std::map<std::string, ParameterRoute> r;
+  for (const auto& x : h.routes()) r[x.name] = x;
+  EXPECT_EQ(r.at("mix.weight").optimizer, "muon");
+  EXPECT_EQ(r.at("embed.weight").optimizer, "adamw");
+  // out.weight is the same tensor as embed.weight: AdamW, stepped once.
+  EXPECT_EQ(r.at("out.weight").optimizer, "adamw");
+  EXPECT_NE(r.at("out.weight").reason.find("tied to embed.weight"), std::string::npos);
+  ASSERT_NE(h.adamw(), nullptr);
+  size_t n = 0;
+  for (const auto& g : h.adamw()->param_groups()) n += g.params().size();
+  EXPECT_EQ(n, 1u);  // embed.weight and out.weight are one tensor
+}
+
+}  // namespace
+}  // namespace steepest

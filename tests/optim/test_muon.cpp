@@ -54,6 +54,41 @@ TEST(Muon, NesterovLerpMomentumMatchesReferenceForm) {
   EXPECT_LT(testing::rel_err(W.detach(), Wref), 1e-5);
 }
 
+// Every scale rule, plain momentum, and every orthogonalizer kind inside step().
+TEST(Muon, ScaleRuleAndPlainMomentumInsideStep) {
+  at::manual_seed(22);
+  for (auto rule : {MuonScale::Spectral, MuonScale::MatchRmsAdamW}) {
+    auto W = param({16, 64});
+    const auto W0 = W.detach().clone();
+    const auto G1 = at::randn({16, 64}), G2 = at::randn({16, 64});
+    Muon opt({{"w", W}},
+             MuonOptions(0.1).nesterov(false).momentum(0.5).orthogonalizer("svd").scale(rule));
+    W.mutable_grad() = G1.clone();
+    opt.step();
+    W.mutable_grad() = G2.clone();
+    opt.step();
+    const auto B1 = 0.5 * G1, B2 = 0.5 * B1 + 0.5 * G2;  // EMA, no Nesterov look-ahead
+    const double s = muon_scale(rule, 16, 64);
+    const auto expected = W0 - 0.1 * s * (polar_svd(B1) + polar_svd(B2));
+    EXPECT_LT(testing::rel_err(W.detach(), expected), 1e-5) << muon_scale_name(rule);
+  }
+}
+
+TEST(Muon, GramOrthogonalizerMatchesPlainNewtonSchulz) {
+  at::manual_seed(23);
+  auto A = param({16, 96});
+  auto B = at::Tensor(A.detach().clone()).set_requires_grad(true);
+  const auto G = at::randn({16, 96});
+  A.mutable_grad() = G.clone();
+  B.mutable_grad() = G.clone();
+  Muon a({{"a", A}}, MuonOptions().orthogonalizer("polar-express"));
+  Muon b({{"b", B}}, MuonOptions().orthogonalizer("gram-polar-express"));
+  a.step();
+  b.step();
+  EXPECT_LT(testing::rel_err(A.detach(), B.detach()), 1e-5);
+  EXPECT_LT(b.last_step_cost().flops, a.last_step_cost().flops);
+}
+
 TEST(Muon, ConvWeightsAreFlattenedAndScaledByFlatShape) {
   at::manual_seed(16);
   auto W = param({8, 2, 3, 3});  // flattened 8×18: original scale 1

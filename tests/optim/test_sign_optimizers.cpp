@@ -41,6 +41,17 @@ TEST(Lion, InterpolatedSignThenMomentumUpdate) {
   EXPECT_LT(testing::rel_err(W.detach(), ref), 1e-6);
 }
 
+TEST(SignOptimizers, ZeroGradientGivesZeroUpdate) {
+  auto W = at::randn({4, 4}).set_requires_grad(true);
+  const auto W0 = W.detach().clone();
+  W.mutable_grad() = at::zeros({4, 4});
+  SignSGD s({{"w", W}});
+  s.step();
+  Lion l({{"w", W}});
+  l.step();
+  EXPECT_TRUE(at::equal(W.detach(), W0));
+}
+
 TEST(SignOptimizers, NonFiniteGradientIsNamed) {
   auto W = at::randn({3, 3}).set_requires_grad(true);
   W.mutable_grad() = at::full({3, 3}, INFINITY);

@@ -5,8 +5,8 @@ namespace steepest {
 
 // libtorch's OpenMP pool and OpenBLAS's own pthreads add up: OpenMP workers
 // keep spinning after an elementwise op and steal the cores OpenBLAS needs for
-// the next GEMM (measured here: at::addmm 512³ 6.4 ms with 2+2 threads, 2.3 ms
-// with 1+2; docs/BENCHMARKS.md). So by default the BLAS gets `n` threads and
+// the next GEMM (keller on 512×512: 81.9 ms with 2+2 threads, 38.1 ms with
+// 1 + 2; docs/BENCHMARKS.md, "Threads"). So by default the BLAS gets `n` threads and
 // libtorch's intra-op pool 1: the GEMMs that dominate an optimizer step use
 // every core, and elementwise ops run serially in between.
 // intra_op > 0 overrides libtorch's count (for elementwise-heavy work).
