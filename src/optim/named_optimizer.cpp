@@ -102,9 +102,8 @@ void NamedOptimizer::load(torch::serialize::InputArchive& archive) {
   TORCH_CHECK(v.toStringRef() == kind(), "optimizer checkpoint holds '", v.toStringRef(),
               "' state but this optimizer is '", kind(), "'");
   archive.read("num_groups", v);
-  TORCH_CHECK(v.toInt() == static_cast<int64_t>(param_groups_.size()), kind(),
-              " checkpoint has ", v.toInt(), " parameter groups, this optimizer has ",
-              param_groups_.size());
+  TORCH_CHECK(v.toInt() == static_cast<int64_t>(param_groups_.size()), kind(), " checkpoint has ",
+              v.toInt(), " parameter groups, this optimizer has ", param_groups_.size());
   std::vector<double> lrs;
   std::vector<std::pair<const at::Tensor*, std::unique_ptr<TensorState>>> states;
   for (size_t g = 0; g < param_groups_.size(); ++g) {
