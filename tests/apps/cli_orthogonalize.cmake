@@ -1,7 +1,7 @@
 # steepest orthogonalize reads .npy, writes .npy, prints a one-line JSON report,
 # and fails with a clear message on bad input.
 file(MAKE_DIRECTORY ${WORK})
-get_filename_component(data "${CMAKE_CURRENT_LIST_DIR}/../data/gaussian_16x32_f64.npy" ABSOLUTE)
+get_filename_component(data "${CMAKE_CURRENT_LIST_DIR}/../fixtures/gaussian_16x32_f64.npy" ABSOLUTE)
 execute_process(COMMAND ${EXE} orthogonalize --in ${data} --out ${WORK}/O.npy --method svd
   RESULT_VARIABLE rc OUTPUT_VARIABLE out ERROR_VARIABLE err)
 if(NOT rc EQUAL 0)

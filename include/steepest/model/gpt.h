@@ -1,0 +1,60 @@
+// A GPT in the style of the modded-nanogpt optimization-track baseline.
+//
+// tokens (B, T) int64 → embed → n_layer × [x + attn(rms(x)); x + mlp(rms(x))]
+// → rms → head → logits (B, T, vocab). RMSNorm has no learned parameters,
+// attention uses rotary position embedding and QK-norm and is written with
+// plain ops (causal mask, softmax), the MLP is ReLU² at 4× width, each block's
+// output projections are zero-initialized, the head is untied, and logits are
+// optionally soft-capped: cap·tanh(logits/cap).
+//
+// Parameter names (all 2-D, so the optimizer routing reads off the name):
+//   embed.weight                      (vocab, n_embd)        → AdamW
+//   blocks.<i>.attn.{q,k,v,o}.weight  (n_embd, n_embd)       → Muon
+//   blocks.<i>.mlp.fc.weight          (4·n_embd, n_embd)     → Muon
+//   blocks.<i>.mlp.proj.weight        (n_embd, 4·n_embd)     → Muon
+//   head.weight                       (vocab, n_embd)        → AdamW
+#pragma once
+
+#include <ATen/ATen.h>
+#include <torch/nn/module.h>
+#include <torch/nn/pimpl.h>
+
+#include <cstdint>
+
+namespace steepest {
+
+struct GPTConfig {
+  int64_t vocab_size = 256;
+  int64_t n_layer = 4;
+  int64_t n_head = 4;
+  int64_t n_embd = 128;
+  int64_t ctx = 128;             // longest sequence forward() accepts
+  double logit_softcap = 0.0;    // 0 = off
+  double rope_base = 10000.0;
+};
+
+class GPTImpl : public torch::nn::Module {
+ public:
+  // Throws c10::Error for n_embd not divisible by n_head, odd head size, or
+  // non-positive sizes, naming the values.
+  explicit GPTImpl(const GPTConfig& config);
+
+  // idx (B, T) int64 with T ≤ ctx and ids < vocab_size → logits (B, T, vocab) fp32.
+  at::Tensor forward(const at::Tensor& idx);
+  // Mean next-token cross-entropy of forward(idx) against targets (B, T).
+  at::Tensor loss(const at::Tensor& idx, const at::Tensor& targets);
+
+  // Appends n_new tokens to prompt (1, T0) by sampling: temperature (> 0) and
+  // top_k (0 = all); the context is cropped to the last ctx tokens.
+  at::Tensor generate(const at::Tensor& prompt, int64_t n_new, double temperature, int64_t top_k,
+                      at::Generator generator);
+
+  const GPTConfig& config() const { return config_; }
+  int64_t num_parameters() const;
+
+ private:
+  GPTConfig config_;
+};
+TORCH_MODULE(GPT);
+
+}  // namespace steepest
