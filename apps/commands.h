@@ -7,5 +7,9 @@ namespace steepest::app {
 
 void add_orthogonalize_command(CLI::App& app);
 void add_optimizers_command(CLI::App& app);
+void add_data_command(CLI::App& app);
+void add_train_command(CLI::App& app);
+void add_eval_command(CLI::App& app);
+void add_sample_command(CLI::App& app);
 
 }  // namespace steepest::app

@@ -11,6 +11,10 @@ int main(int argc, char** argv) {
   app.require_subcommand(1);
   steepest::app::add_orthogonalize_command(app);
   steepest::app::add_optimizers_command(app);
+  steepest::app::add_data_command(app);
+  steepest::app::add_train_command(app);
+  steepest::app::add_eval_command(app);
+  steepest::app::add_sample_command(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

@@ -10,6 +10,7 @@
 #include <set>
 #include <unordered_map>
 
+#include "optim/state_bytes.h"
 #include "steepest/compat.h"
 
 namespace steepest {
@@ -211,13 +212,7 @@ Cost HybridOptimizer::last_step_cost() const {
 
 int64_t HybridOptimizer::state_bytes() const {
   int64_t bytes = muon_ ? muon_->state_bytes() : 0;
-  if (adamw_) {
-    for (const auto& kv : adamw_->state()) {
-      const auto& s = static_cast<const torch::optim::AdamWParamState&>(*kv.second);
-      for (const auto* t : {&s.exp_avg(), &s.exp_avg_sq(), &s.max_exp_avg_sq()})
-        if (t->defined()) bytes += t->numel() * t->element_size();
-    }
-  }
+  if (adamw_) bytes += detail::libtorch_state_bytes(*adamw_);
   return bytes;
 }
 

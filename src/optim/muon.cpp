@@ -3,6 +3,7 @@
 #include <c10/util/Exception.h>
 
 #include <cmath>
+#include <map>
 #include <stdexcept>
 
 #include "optim/param_groups.h"
@@ -73,6 +74,10 @@ at::Tensor Muon::step(LossClosure closure) {
     const auto& o = static_cast<const MuonOptions&>(group.options());
     const Orthogonalizer ortho =
         Orthogonalizer::from_name(o.orthogonalizer(), o.ns_steps(), o.compute_dtype());
+    // Momentum first; matrices of one (flattened) shape are then orthogonalized
+    // as one batch, which saves per-call overhead on small models (each matrix
+    // is still normalized and iterated on its own).
+    std::map<std::pair<int64_t, int64_t>, std::vector<std::pair<at::Tensor, at::Tensor>>> by_shape;
     for (auto& p : group.params()) {
       if (!p.grad().defined()) continue;
       // Also covers groups added later through add_param_group().
@@ -87,9 +92,19 @@ at::Tensor Muon::step(LossClosure closure) {
       const at::Tensor u = o.nesterov() ? g.lerp(buf, o.momentum()) : buf;
       // Conv weights (out, in, kh, kw) are orthogonalized as (out, in·kh·kw).
       const at::Tensor u2 = u.reshape({u.size(0), -1});
-      const at::Tensor update = ortho(u2, &step_cost_);
-      if (o.weight_decay() != 0.0) p.mul_(1.0 - o.lr() * o.weight_decay());
-      p.add_(update.view(p.sizes()), -o.lr() * muon_scale(o.scale(), u2.size(0), u2.size(1)));
+      by_shape[{u2.size(0), u2.size(1)}].emplace_back(p, u2);
+    }
+    for (auto& [shape, items] : by_shape) {
+      std::vector<at::Tensor> us;
+      for (const auto& it : items) us.push_back(it.second);
+      const at::Tensor O = us.size() == 1 ? ortho(us[0], &step_cost_).unsqueeze(0)
+                                          : ortho(at::stack(us), &step_cost_);
+      const double step_size = o.lr() * muon_scale(o.scale(), shape.first, shape.second);
+      for (size_t i = 0; i < items.size(); ++i) {
+        at::Tensor& p = items[i].first;
+        if (o.weight_decay() != 0.0) p.mul_(1.0 - o.lr() * o.weight_decay());
+        p.add_(O[static_cast<int64_t>(i)].view(p.sizes()), -step_size);
+      }
     }
   }
   return loss;

@@ -1,0 +1,102 @@
+// `steepest train`: flags generated from TrainConfig, --config files, resume.
+#include <filesystem>
+#include <iostream>
+#include <map>
+
+#include "commands.h"
+#include "steepest/train/checkpoint.h"
+#include "steepest/train/config.h"
+#include "steepest/train/trainer.h"
+
+namespace steepest::app {
+namespace {
+
+struct TrainArgs {
+  std::string config_file, resume;
+  bool overwrite = false, print_config = false;
+  std::map<std::string, std::string> values;  // config key → flag text, for flags given
+  std::map<std::string, CLI::Option*> options;
+};
+
+std::string dashed(std::string key) {
+  for (auto& c : key)
+    if (c == '_') c = '-';
+  return key;
+}
+
+// Converts a flag's text to the JSON type of the key's default value.
+nlohmann::json typed(const std::string& key, const std::string& text,
+                     const nlohmann::ordered_json& defaults) {
+  const auto& d = defaults.at(key);
+  try {
+    if (d.is_number_integer()) {
+      size_t used = 0;
+      const long long v = std::stoll(text, &used);
+      if (used != text.size()) throw std::invalid_argument(text);
+      return v;
+    }
+    if (d.is_number_float()) {
+      size_t used = 0;
+      const double v = std::stod(text, &used);
+      if (used != text.size()) throw std::invalid_argument(text);
+      return v;
+    }
+  } catch (const std::exception&) {
+    throw std::invalid_argument("--" + dashed(key) + " expects a " +
+                                (d.is_number_integer() ? "whole number" : "number") + ", got '" +
+                                text + "'");
+  }
+  return text;
+}
+
+}  // namespace
+
+void add_train_command(CLI::App& app) {
+  auto args = std::make_shared<TrainArgs>();
+  auto* cmd = app.add_subcommand("train", "Train a GPT with any optimizer; writes a run directory");
+  cmd->add_option("--config", args->config_file, "JSON config file (flags given override it)");
+  cmd->add_option("--resume", args->resume,
+                  "continue a run: its directory (latest checkpoint) or a checkpoint file");
+  cmd->add_flag("--overwrite", args->overwrite, "replace an existing run in --out");
+  cmd->add_flag("--print-config", args->print_config, "print the resolved config and exit");
+  const auto defaults = to_json(TrainConfig{});
+  for (const auto& item : defaults.items()) {
+    const std::string key = item.key();
+    args->options[key] =
+        cmd->add_option("--" + dashed(key), args->values[key],
+                        std::string(train_config_help(key)) + " (default " + item.value().dump() + ")");
+  }
+  cmd->callback([args, defaults] {
+    // defaults < checkpoint's config (resume) < --config file < flags given.
+    nlohmann::json j = nlohmann::json::object();
+    std::string checkpoint;
+    if (!args->resume.empty()) {
+      checkpoint = resolve_checkpoint(args->resume);
+      j = nlohmann::json::parse(to_json(read_checkpoint_config(checkpoint)).dump());
+      j["out"] = std::filesystem::path(checkpoint).parent_path().string();
+    }
+    if (!args->config_file.empty())
+      for (const auto& item : read_json_file(args->config_file).items()) j[item.key()] = item.value();
+    for (const auto& [key, opt] : args->options)
+      if (opt->count() > 0) j[key] = typed(key, args->values[key], defaults);
+    const TrainConfig cfg = train_config_from_json(j);
+    validate(cfg);
+    if (args->print_config) {
+      std::cout << to_json(cfg).dump(2) << std::endl;
+      return;
+    }
+    TrainRunOptions ro;
+    ro.overwrite = args->overwrite;
+    ro.resume = checkpoint;
+    const auto summary = train(cfg, ro);
+    std::cout << "\nval loss by step:";
+    for (const auto& [s, v] : summary.val_curve) std::cout << "  " << s << ": " << v;
+    std::printf("\nfinal val loss %.4f (best %.4f) after %lld steps, %.1f s, %.0f tokens/s, "
+                "%.1f ms/step (optimizer %.1f ms)\nrun directory: %s\n",
+                summary.final_val_loss, summary.best_val_loss,
+                static_cast<long long>(summary.steps), summary.wall_seconds, summary.tokens_per_s,
+                summary.ms_per_step, summary.optimizer_ms_per_step, cfg.out.c_str());
+  });
+}
+
+}  // namespace steepest::app

@@ -1,0 +1,56 @@
+// Everything a trainer needs from "the optimizer of a model", whichever one it
+// is: a single optimizer over all parameters (adamw, sgd, signsgd, lion) or
+// the hybrid (muon: Muon for hidden matrices, AdamW for the rest).
+#pragma once
+
+#include <torch/nn/module.h>
+#include <torch/optim/optimizer.h>
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "steepest/linalg/cost.h"
+#include "steepest/optim/hybrid.h"
+
+namespace steepest {
+
+struct ModelOptimizerOptions {
+  std::string name = "muon";  // any optimizer_infos() name
+  double lr = -1.0;           // < 0: the optimizer's default (Muon's for "muon")
+  double adamw_lr = -1.0;     // "muon" only: the AdamW half (< 0: default 3e-3)
+  double weight_decay = 0.0;  // decoupled; Muon's matrices, or every parameter otherwise
+  std::string orthogonalizer = "keller";  // "muon" only
+  int ns_steps = -1;                      // "muon" only
+};
+
+class ModelOptimizer {
+ public:
+  ModelOptimizer(const torch::nn::Module& model, const ModelOptimizerOptions& options);
+
+  void zero_grad();
+  void step();
+  // Sets every group's learning rate to its base value × factor (LR schedules).
+  void set_lr_factor(double factor);
+  // The learning rate of the first group at the current factor (for logs).
+  double lr() const;
+
+  void save(torch::serialize::OutputArchive& archive) const;
+  void load(torch::serialize::InputArchive& archive);
+
+  Cost last_step_cost() const;
+  int64_t state_bytes() const;
+  // One line per parameter: where it went (table of the hybrid, or a summary).
+  std::string table() const;
+  const std::string& name() const { return options_.name; }
+
+ private:
+  ModelOptimizerOptions options_;
+  std::unique_ptr<HybridOptimizer> hybrid_;
+  std::unique_ptr<torch::optim::Optimizer> single_;
+  std::vector<std::pair<std::string, std::vector<int64_t>>> single_params_;
+  std::vector<double> base_lrs_;
+  double factor_ = 1.0;
+};
+
+}  // namespace steepest

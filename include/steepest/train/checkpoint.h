@@ -1,0 +1,41 @@
+// Checkpoints: model + optimizer + data position + RNG + config, in one file
+// written to a temporary name and renamed, so a kill during a save never
+// corrupts the previous checkpoint.
+#pragma once
+
+#include <torch/nn/module.h>
+
+#include <cstdint>
+#include <limits>
+#include <string>
+
+#include "steepest/optim/model_optimizer.h"
+#include "steepest/train/config.h"
+
+namespace steepest {
+
+struct TrainState {
+  int64_t step = 0;            // optimizer steps completed
+  uint64_t data_position = 0;  // batches drawn by the training sampler
+  double best_val_loss = std::numeric_limits<double>::infinity();
+  double wall_seconds = 0.0;   // training time so far, across resumes
+  int64_t tokens = 0;          // training tokens consumed so far
+};
+
+void save_checkpoint(const std::string& path, const torch::nn::Module& model,
+                     const ModelOptimizer& optimizer, const TrainConfig& config,
+                     const TrainState& state);
+
+// Restores model parameters, optimizer state and the default CPU generator;
+// returns the training state. Errors name the file and what did not match.
+TrainState load_checkpoint(const std::string& path, torch::nn::Module& model,
+                           ModelOptimizer& optimizer);
+
+// The config a checkpoint was trained with.
+TrainConfig read_checkpoint_config(const std::string& path);
+
+// A run directory → its checkpoint.pt; a file → itself. Throws naming the path
+// when there is nothing to resume.
+std::string resolve_checkpoint(const std::string& path);
+
+}  // namespace steepest

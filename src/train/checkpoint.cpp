@@ -1,0 +1,107 @@
+#include "steepest/train/checkpoint.h"
+
+#include <ATen/CPUGeneratorImpl.h>
+#include <c10/util/Exception.h>
+#include <torch/serialize/input-archive.h>
+#include <torch/serialize/output-archive.h>
+
+#include <cstdio>
+#include <filesystem>
+#include <stdexcept>
+
+namespace steepest {
+namespace fs = std::filesystem;
+
+void save_checkpoint(const std::string& path, const torch::nn::Module& model,
+                     const ModelOptimizer& optimizer, const TrainConfig& config,
+                     const TrainState& state) {
+  torch::serialize::OutputArchive archive;
+  torch::serialize::OutputArchive model_archive(archive.compilation_unit());
+  model.save(model_archive);
+  archive.write("model", model_archive);
+  torch::serialize::OutputArchive opt_archive(archive.compilation_unit());
+  optimizer.save(opt_archive);
+  archive.write("optimizer", opt_archive);
+  archive.write("config", c10::IValue(to_json(config).dump()));
+  archive.write("step", c10::IValue(state.step));
+  archive.write("data_position", c10::IValue(static_cast<int64_t>(state.data_position)));
+  archive.write("best_val_loss", c10::IValue(state.best_val_loss));
+  archive.write("wall_seconds", c10::IValue(state.wall_seconds));
+  archive.write("tokens", c10::IValue(state.tokens));
+  archive.write("rng_state", at::detail::getDefaultCPUGenerator().get_state(), /*is_buffer=*/true);
+  const std::string tmp = path + ".tmp";
+  try {
+    archive.save_to(tmp);
+  } catch (const std::exception& e) {
+    std::remove(tmp.c_str());
+    throw std::runtime_error("cannot write checkpoint '" + tmp + "': " + e.what());
+  }
+  std::error_code ec;
+  fs::rename(tmp, path, ec);
+  if (ec) throw std::runtime_error("cannot rename '" + tmp + "' to '" + path + "': " + ec.message());
+}
+
+namespace {
+torch::serialize::InputArchive open_checkpoint(const std::string& path) {
+  torch::serialize::InputArchive archive;
+  try {
+    archive.load_from(path);
+  } catch (const std::exception& e) {
+    throw std::runtime_error("cannot read checkpoint '" + path + "' (missing or corrupt)");
+  }
+  return archive;
+}
+}  // namespace
+
+TrainState load_checkpoint(const std::string& path, torch::nn::Module& model,
+                           ModelOptimizer& optimizer) {
+  auto archive = open_checkpoint(path);
+  TrainState s;
+  c10::IValue v;
+  try {
+    torch::serialize::InputArchive model_archive, opt_archive;
+    archive.read("model", model_archive);
+    model.load(model_archive);
+    archive.read("optimizer", opt_archive);
+    optimizer.load(opt_archive);
+    archive.read("step", v);
+    s.step = v.toInt();
+    archive.read("data_position", v);
+    s.data_position = static_cast<uint64_t>(v.toInt());
+    archive.read("best_val_loss", v);
+    s.best_val_loss = v.toDouble();
+    archive.read("wall_seconds", v);
+    s.wall_seconds = v.toDouble();
+    archive.read("tokens", v);
+    s.tokens = v.toInt();
+    at::Tensor rng;
+    archive.read("rng_state", rng, /*is_buffer=*/true);
+    at::Generator gen = at::detail::getDefaultCPUGenerator();
+    gen.set_state(rng);
+  } catch (const c10::Error& e) {
+    throw std::runtime_error("checkpoint '" + path + "' does not fit this run: " +
+                             e.what_without_backtrace());
+  }
+  return s;
+}
+
+TrainConfig read_checkpoint_config(const std::string& path) {
+  auto archive = open_checkpoint(path);
+  c10::IValue v;
+  archive.read("config", v);
+  return train_config_from_json(nlohmann::json::parse(v.toStringRef()));
+}
+
+std::string resolve_checkpoint(const std::string& path) {
+  std::error_code ec;
+  if (fs::is_directory(path, ec)) {
+    const auto p = fs::path(path) / "checkpoint.pt";
+    if (!fs::exists(p, ec))
+      throw std::runtime_error("run directory '" + path + "' has no checkpoint.pt to resume from");
+    return p.string();
+  }
+  if (!fs::exists(path, ec)) throw std::runtime_error("no checkpoint at '" + path + "'");
+  return path;
+}
+
+}  // namespace steepest

@@ -1,0 +1,139 @@
+#include "steepest/train/config.h"
+
+#include <fstream>
+#include <map>
+#include <set>
+#include <stdexcept>
+
+#include "steepest/linalg/orthogonalizer.h"
+#include "steepest/optim/registry.h"
+
+namespace steepest {
+
+// Field list: one line per key, used by both directions of the conversion.
+#define STEEPEST_TRAIN_CONFIG_FIELDS(X)                                                         \
+  X(train) X(val) X(vocab_size) X(n_layer) X(n_head) X(n_embd) X(ctx) X(softcap) X(batch)      \
+      X(steps) X(optimizer) X(lr) X(adamw_lr) X(weight_decay) X(orthogonalizer) X(ns_steps)    \
+          X(schedule) X(warmup) X(decay_fraction) X(grad_clip) X(eval_every) X(eval_batches)   \
+              X(log_every) X(checkpoint_every) X(seed) X(threads) X(out)
+
+nlohmann::ordered_json to_json(const TrainConfig& c) {
+  nlohmann::ordered_json j;
+#define STEEPEST_TO_JSON(f) j[#f] = c.f;
+  STEEPEST_TRAIN_CONFIG_FIELDS(STEEPEST_TO_JSON)
+#undef STEEPEST_TO_JSON
+  return j;
+}
+
+TrainConfig train_config_from_json(const nlohmann::json& j) {
+  TrainConfig c;
+  if (!j.is_object()) throw std::invalid_argument("training config must be a JSON object");
+  std::set<std::string> known;
+#define STEEPEST_FROM_JSON(f)                                                                  \
+  known.insert(#f);                                                                           \
+  if (j.contains(#f)) {                                                                       \
+    try {                                                                                     \
+      j.at(#f).get_to(c.f);                                                                   \
+    } catch (const nlohmann::json::exception&) {                                             \
+      throw std::invalid_argument(std::string("config key '") + #f + "' has the wrong type: " + \
+                                  j.at(#f).dump() + " (default: " + to_json(TrainConfig{})[#f].dump() + ")"); \
+    }                                                                                         \
+  }
+  STEEPEST_TRAIN_CONFIG_FIELDS(STEEPEST_FROM_JSON)
+#undef STEEPEST_FROM_JSON
+  for (const auto& item : j.items()) {
+    if (known.count(item.key())) continue;
+    std::string keys;
+    for (const auto& k : known) keys += (keys.empty() ? "" : ", ") + k;
+    throw std::invalid_argument("unknown config key '" + item.key() + "'; valid keys: " + keys);
+  }
+  // Integers given as 5.0 in JSON are accepted by get_to; values must also be integral.
+  return c;
+}
+
+nlohmann::json read_json_file(const std::string& path) {
+  std::ifstream in(path);
+  if (!in) throw std::invalid_argument("cannot read config file '" + path + "'");
+  try {
+    return nlohmann::json::parse(in);
+  } catch (const nlohmann::json::parse_error& e) {
+    throw std::invalid_argument("config file '" + path + "' is not valid JSON: " + e.what());
+  }
+}
+
+namespace {
+void require(bool ok, const std::string& msg) {
+  if (!ok) throw std::invalid_argument(msg);
+}
+}  // namespace
+
+void validate(const TrainConfig& c) {
+  require(c.vocab_size >= 0, "--vocab-size must be >= 0 (0 = from the data), got " +
+                                 std::to_string(c.vocab_size));
+  require(c.n_layer >= 1, "--n-layer must be >= 1, got " + std::to_string(c.n_layer));
+  require(c.n_head >= 1, "--n-head must be >= 1, got " + std::to_string(c.n_head));
+  require(c.n_embd >= 2 && c.n_embd % c.n_head == 0 && (c.n_embd / c.n_head) % 2 == 0,
+          "--n-embd " + std::to_string(c.n_embd) + " must be divisible by --n-head " +
+              std::to_string(c.n_head) + " into an even head size (rotary embedding)");
+  require(c.ctx >= 1, "--ctx must be >= 1, got " + std::to_string(c.ctx));
+  require(c.batch >= 1, "--batch must be >= 1, got " + std::to_string(c.batch));
+  require(c.steps >= 1, "--steps must be >= 1, got " + std::to_string(c.steps));
+  require(c.softcap >= 0, "--softcap must be >= 0 (0 = off), got " + std::to_string(c.softcap));
+  bool known_opt = false;
+  std::string names;
+  for (const auto& i : optimizer_infos()) {
+    known_opt |= i.name == c.optimizer;
+    names += (names.empty() ? "" : ", ") + i.name;
+  }
+  require(known_opt, "unknown --optimizer '" + c.optimizer + "'; known: " + names);
+  Orthogonalizer::from_name(c.orthogonalizer, static_cast<int>(c.ns_steps));  // throws with names
+  require(c.schedule == "constant" || c.schedule == "wsd" || c.schedule == "cosine",
+          "--schedule must be constant, wsd or cosine, got '" + c.schedule + "'");
+  require(c.warmup >= 0 && c.warmup < c.steps,
+          "--warmup must be in [0, steps), got " + std::to_string(c.warmup));
+  require(c.decay_fraction >= 0 && c.decay_fraction <= 1,
+          "--decay-fraction must be in [0, 1], got " + std::to_string(c.decay_fraction));
+  require(c.grad_clip >= 0, "--grad-clip must be >= 0 (0 = off)");
+  require(c.eval_every >= 1, "--eval-every must be >= 1, got " + std::to_string(c.eval_every));
+  require(c.eval_batches >= 1, "--eval-batches must be >= 1");
+  require(c.log_every >= 1, "--log-every must be >= 1");
+  require(c.checkpoint_every >= 0, "--checkpoint-every must be >= 0 (0 = only the latest)");
+  require(c.threads >= 0, "--threads must be >= 0 (0 = all cores)");
+  require(!c.out.empty(), "--out must name a directory");
+}
+
+const char* train_config_help(const std::string& key) {
+  static const std::map<std::string, const char*> help = {
+      {"train", "glob of training shards"},
+      {"val", "glob of validation shards"},
+      {"vocab_size", "vocabulary size (0 = from the data)"},
+      {"n_layer", "transformer blocks"},
+      {"n_head", "attention heads"},
+      {"n_embd", "model width"},
+      {"ctx", "context length (tokens)"},
+      {"softcap", "logit soft-cap (0 = off)"},
+      {"batch", "sequences per step"},
+      {"steps", "optimizer steps"},
+      {"optimizer", "optimizer name (steepest optimizers)"},
+      {"lr", "learning rate (<0: optimizer default; Muon's for muon)"},
+      {"adamw_lr", "muon only: AdamW learning rate for embed/head/1-D (<0: default)"},
+      {"weight_decay", "decoupled weight decay"},
+      {"orthogonalizer", "muon only: orthogonalization method"},
+      {"ns_steps", "muon only: Newton-Schulz steps (-1: schedule default)"},
+      {"schedule", "learning-rate schedule: constant, wsd, cosine"},
+      {"warmup", "linear warm-up steps"},
+      {"decay_fraction", "wsd: final fraction of steps with linear decay to 0"},
+      {"grad_clip", "clip the global gradient norm (0 = off)"},
+      {"eval_every", "evaluate val loss every K steps (and at the end)"},
+      {"eval_batches", "val batches per evaluation"},
+      {"log_every", "write a metrics line every K steps"},
+      {"checkpoint_every", "also keep ckpt-<step>.pt every K steps (0: latest only)"},
+      {"seed", "seed for initialization and data order"},
+      {"threads", "OpenBLAS threads (libtorch intra-op 1); 0 = all cores"},
+      {"out", "run directory"},
+  };
+  auto it = help.find(key);
+  return it == help.end() ? "" : it->second;
+}
+
+}  // namespace steepest

@@ -1,0 +1,305 @@
+#include "steepest/train/trainer.h"
+
+#include <c10/util/Exception.h>
+
+#include <chrono>
+#include <cmath>
+#include <filesystem>
+#include <fstream>
+#include <optional>
+#include <stdexcept>
+#include <thread>
+
+#include "steepest/data/byte_tokenizer.h"
+#include "steepest/optim/model_optimizer.h"
+#include "steepest/train/checkpoint.h"
+#include "steepest/train/lr_schedule.h"
+#include "steepest/train/metrics.h"
+#include "steepest/train/progress.h"
+#include "steepest/util/threads.h"
+
+namespace steepest {
+namespace fs = std::filesystem;
+namespace {
+
+using Clock = std::chrono::steady_clock;
+double seconds_since(Clock::time_point t) {
+  return std::chrono::duration<double>(Clock::now() - t).count();
+}
+
+// Files a run writes; --overwrite removes exactly these, never the directory.
+bool is_run_file(const fs::path& p) {
+  const std::string n = p.filename().string();
+  return n == "config.json" || n == "metrics.jsonl" || n == "summary.json" ||
+         n == "checkpoint.pt" || (n.rfind("ckpt-", 0) == 0 && p.extension() == ".pt");
+}
+
+void prepare_run_dir(const std::string& out, bool overwrite, bool resuming_here) {
+  std::error_code ec;
+  fs::create_directories(out, ec);
+  if (ec || !fs::is_directory(out))
+    throw std::runtime_error("cannot create run directory '" + out + "': " + ec.message());
+  bool has_run = false;
+  for (const auto& e : fs::directory_iterator(out, ec)) has_run |= is_run_file(e.path());
+  if (has_run && !overwrite && !resuming_here)
+    throw std::runtime_error("run directory '" + out +
+                             "' already holds a run; pass --overwrite to replace it or --resume " +
+                             out + " to continue it");
+  if (has_run && overwrite && !resuming_here)
+    for (const auto& e : fs::directory_iterator(out, ec))
+      if (is_run_file(e.path())) fs::remove(e.path(), ec);
+  // Prove the directory is writable now rather than after the first steps.
+  const auto probe = fs::path(out) / ".write-test";
+  {
+    std::ofstream f(probe);
+    if (!f) throw std::runtime_error("run directory '" + out + "' is not writable");
+  }
+  fs::remove(probe, ec);
+}
+
+bool same_directory(const fs::path& a, const fs::path& b) {
+  std::error_code ec;
+  return fs::exists(a, ec) && fs::exists(b, ec) && fs::equivalent(a, b, ec);
+}
+
+void write_json_file(const fs::path& path, const nlohmann::ordered_json& j) {
+  const auto tmp = path.string() + ".tmp";
+  {
+    std::ofstream f(tmp);
+    f << j.dump(2) << "\n";
+    if (!f) throw std::runtime_error("cannot write '" + tmp + "'");
+  }
+  fs::rename(tmp, path);
+}
+
+}  // namespace
+
+nlohmann::ordered_json TrainSummary::to_json() const {
+  nlohmann::ordered_json curve = nlohmann::ordered_json::array();
+  for (const auto& [s, v] : val_curve) curve.push_back({{"step", s}, {"val_loss", v}});
+  return {{"final_val_loss", final_val_loss},
+          {"best_val_loss", best_val_loss},
+          {"final_train_loss", final_train_loss},
+          {"steps", steps},
+          {"tokens", tokens},
+          {"parameters", parameters},
+          {"wall_seconds", wall_seconds},
+          {"tokens_per_s", tokens_per_s},
+          {"ms_per_step", ms_per_step},
+          {"optimizer_ms_per_step", optimizer_ms_per_step},
+          {"optimizer_state_bytes", optimizer_state_bytes},
+          {"optimizer_gemms_per_step", optimizer_gemms_per_step},
+          {"optimizer_flops_per_step", optimizer_flops_per_step},
+          {"val_curve", curve}};
+}
+
+int64_t resolve_vocab_size(const TrainConfig& config, const TokenDataset& train) {
+  if (config.vocab_size > 0) return config.vocab_size;
+  const int64_t max_id = train.tokens().max().item<int64_t>();
+  if (max_id < kByteVocabSize) return kByteVocabSize;
+  const int64_t need = std::max<int64_t>(max_id + 1, 50257);  // GPT-2's vocabulary
+  return (need + 63) / 64 * 64;
+}
+
+GPTConfig gpt_config(const TrainConfig& c) {
+  GPTConfig g;
+  g.vocab_size = c.vocab_size;
+  g.n_layer = c.n_layer;
+  g.n_head = c.n_head;
+  g.n_embd = c.n_embd;
+  g.ctx = c.ctx;
+  g.logit_softcap = c.softcap;
+  return g;
+}
+
+double evaluate(GPT& model, const TokenDataset& val, int64_t batch, int64_t ctx,
+                int64_t batches) {
+  at::NoGradGuard no_grad;
+  double sum = 0;
+  for (int64_t i = 0; i < batches; ++i) {
+    const auto [x, y] = sequential_batch(val, i, batch, ctx);
+    sum += model->loss(x, y).item<double>();
+  }
+  return sum / static_cast<double>(batches);
+}
+
+TrainSummary train(const TrainConfig& config_in, const TrainRunOptions& options) {
+  TrainConfig cfg = config_in;
+  validate(cfg);
+  const int threads = cfg.threads > 0 ? static_cast<int>(cfg.threads)
+                                      : static_cast<int>(std::thread::hardware_concurrency());
+  set_threads(std::max(1, threads));
+  Progress progress(cfg.steps, options.log, options.tty);
+
+  // Data first: a bad shard should fail before anything is written.
+  TokenDataset train_data(cfg.train, cfg.vocab_size > 0 ? cfg.vocab_size : (int64_t{1} << 31));
+  cfg.vocab_size = resolve_vocab_size(cfg, train_data);
+  TokenDataset val_data(cfg.val, cfg.vocab_size);
+  if (train_data.size() <= cfg.ctx)
+    throw std::invalid_argument("--ctx " + std::to_string(cfg.ctx) + " is longer than the " +
+                                std::to_string(train_data.size()) +
+                                " training tokens; use a smaller --ctx or more data");
+  if (val_data.size() <= cfg.ctx)
+    throw std::invalid_argument("--ctx " + std::to_string(cfg.ctx) + " is longer than the " +
+                                std::to_string(val_data.size()) +
+                                " validation tokens in '" + cfg.val + "'");
+
+  const bool resuming = !options.resume.empty();
+  const bool resuming_here = resuming && same_directory(fs::absolute(options.resume).parent_path(), cfg.out);
+  prepare_run_dir(cfg.out, options.overwrite, resuming_here);
+  const fs::path out(cfg.out);
+
+  at::manual_seed(static_cast<uint64_t>(cfg.seed));
+  GPT model(gpt_config(cfg));
+  ModelOptimizerOptions oo;
+  oo.name = cfg.optimizer;
+  oo.lr = cfg.lr;
+  oo.adamw_lr = cfg.adamw_lr;
+  oo.weight_decay = cfg.weight_decay;
+  oo.orthogonalizer = cfg.orthogonalizer;
+  oo.ns_steps = static_cast<int>(cfg.ns_steps);
+  ModelOptimizer optimizer(*model, oo);
+  BatchSampler sampler(train_data, cfg.batch, cfg.ctx, static_cast<uint64_t>(cfg.seed));
+
+  TrainState state;
+  if (resuming) {
+    state = load_checkpoint(options.resume, *model, optimizer);
+    sampler.set_position(state.data_position);
+    if (state.step >= cfg.steps)
+      throw std::invalid_argument("checkpoint '" + options.resume + "' is already at step " +
+                                  std::to_string(state.step) + " of --steps " +
+                                  std::to_string(cfg.steps) + "; pass a larger --steps");
+    progress.print("resumed from " + options.resume + " at step " + std::to_string(state.step));
+  }
+  write_json_file(out / "config.json", to_json(cfg));
+  MetricsWriter metrics((out / "metrics.jsonl").string(), resuming_here ? state.step : -1);
+
+  char line[256];
+  std::snprintf(line, sizeof(line),
+                "model: %lld parameters | data: %lld train / %lld val tokens, vocab %lld | "
+                "optimizer: %s | %lld steps of %lld x %lld tokens",
+                static_cast<long long>(model->num_parameters()),
+                static_cast<long long>(train_data.size()), static_cast<long long>(val_data.size()),
+                static_cast<long long>(cfg.vocab_size), cfg.optimizer.c_str(),
+                static_cast<long long>(cfg.steps), static_cast<long long>(cfg.batch),
+                static_cast<long long>(cfg.ctx));
+  progress.print(line);
+  if (!resuming) progress.print(optimizer.table());
+
+  TrainSummary summary;
+  summary.parameters = model->num_parameters();
+  const int64_t tokens_per_step = cfg.batch * cfg.ctx;
+  double window_s = 0, window_opt_s = 0, window_loss = 0, run_opt_s = 0, run_s = 0;
+  int64_t window_n = 0, run_n = 0;
+  double last_loss = NAN, last_val = NAN;
+  const std::string latest = (out / "checkpoint.pt").string();
+  std::string last_good = resuming ? options.resume : "";
+
+  for (int64_t step = state.step + 1; step <= cfg.steps; ++step) {
+    const auto t0 = Clock::now();
+    const double factor = lr_factor(cfg.schedule, step, cfg.steps, cfg.warmup, cfg.decay_fraction);
+    optimizer.set_lr_factor(factor);
+    const auto [x, y] = sampler.next();
+    optimizer.zero_grad();
+    const at::Tensor loss = model->loss(x, y);
+    const double loss_value = loss.item<double>();
+    if (!std::isfinite(loss_value))
+      throw std::runtime_error(
+          "non-finite training loss (" + std::to_string(loss_value) + ") at step " +
+          std::to_string(step) + "; " +
+          (last_good.empty() ? std::string("no checkpoint was written yet")
+                             : "the last good checkpoint is '" + last_good + "'") +
+          ". Lower --lr or set --grad-clip.");
+    loss.backward();
+    if (cfg.grad_clip > 0) {
+      std::vector<at::Tensor> grads;
+      for (const auto& p : model->parameters())
+        if (p.grad().defined()) grads.push_back(p.grad());
+      const double norm = at::stack(c10::fmap(grads, [](const at::Tensor& g) {
+                                      return at::linalg_vector_norm(g, 2);
+                                    })).norm().item<double>();
+      if (norm > cfg.grad_clip)
+        for (auto& g : grads) g.mul_(cfg.grad_clip / (norm + 1e-6));
+    }
+    const auto t_opt = Clock::now();
+    try {
+      optimizer.step();
+    } catch (const c10::Error& e) {
+      throw std::runtime_error("at step " + std::to_string(step) + ": " +
+                               e.what_without_backtrace() +
+                               (last_good.empty() ? "" : " Last good checkpoint: '" + last_good + "'."));
+    }
+    const double opt_s = seconds_since(t_opt);
+    const double step_s = seconds_since(t0);
+    state.step = step;
+    state.data_position = sampler.position();
+    state.tokens += tokens_per_step;
+    state.wall_seconds += step_s;
+    window_s += step_s;
+    window_opt_s += opt_s;
+    window_loss += loss_value;
+    ++window_n;
+    run_s += step_s;
+    run_opt_s += opt_s;
+    ++run_n;
+    last_loss = loss_value;
+
+    const bool eval_now = step % cfg.eval_every == 0 || step == cfg.steps;
+    std::optional<double> val;
+    if (eval_now) {
+      val = evaluate(model, val_data, cfg.batch, cfg.ctx, cfg.eval_batches);
+      last_val = *val;
+      state.best_val_loss = std::min(state.best_val_loss, *val);
+      summary.val_curve.emplace_back(step, *val);
+    }
+    if (step % cfg.log_every == 0 || eval_now) {
+      nlohmann::ordered_json m = {{"step", step}, {"train_loss", loss_value}};
+      if (val) m["val_loss"] = *val;
+      const Cost c = optimizer.last_step_cost();
+      m["lr"] = optimizer.lr();
+      m["tokens_per_s"] = tokens_per_step * window_n / window_s;
+      m["ms_per_step"] = 1e3 * window_s / window_n;
+      m["optimizer_ms"] = 1e3 * window_opt_s / window_n;
+      m["optimizer_gemms"] = c.gemms;
+      m["optimizer_flops"] = c.total_flops();
+      metrics.write(m);
+      progress.update(step, window_loss / window_n, tokens_per_step * window_n / window_s,
+                      window_s / window_n);
+      window_s = window_opt_s = window_loss = 0;
+      window_n = 0;
+    }
+    if (val) {
+      std::snprintf(line, sizeof(line), "step %lld: val loss %.4f (best %.4f)",
+                    static_cast<long long>(step), *val, state.best_val_loss);
+      progress.print(line);
+    }
+    const bool keep = cfg.checkpoint_every > 0 && step % cfg.checkpoint_every == 0;
+    if (keep || step == cfg.steps) {
+      save_checkpoint(latest, *model, optimizer, cfg, state);
+      last_good = latest;
+      if (keep) {
+        const auto kept = (out / ("ckpt-" + std::to_string(step) + ".pt")).string();
+        fs::copy_file(latest, kept, fs::copy_options::overwrite_existing);
+        last_good = kept;
+      }
+    }
+  }
+  progress.finish();
+
+  summary.final_val_loss = last_val;
+  summary.best_val_loss = state.best_val_loss;
+  summary.final_train_loss = last_loss;
+  summary.steps = state.step;
+  summary.tokens = state.tokens;
+  summary.wall_seconds = state.wall_seconds;
+  summary.tokens_per_s = run_n > 0 ? tokens_per_step * run_n / run_s : 0;
+  summary.ms_per_step = run_n > 0 ? 1e3 * run_s / run_n : 0;
+  summary.optimizer_ms_per_step = run_n > 0 ? 1e3 * run_opt_s / run_n : 0;
+  summary.optimizer_state_bytes = optimizer.state_bytes();
+  summary.optimizer_gemms_per_step = optimizer.last_step_cost().gemms;
+  summary.optimizer_flops_per_step = optimizer.last_step_cost().total_flops();
+  write_json_file(out / "summary.json", summary.to_json());
+  return summary;
+}
+
+}  // namespace steepest

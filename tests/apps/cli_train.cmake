@@ -1,0 +1,78 @@
+# steepest data prepare / train / eval / sample end to end through the CLI, and
+# the flag names other tools rely on.
+file(REMOVE_RECURSE ${WORK})
+file(MAKE_DIRECTORY ${WORK})
+function(run_ok)
+  execute_process(COMMAND ${ARGN} RESULT_VARIABLE rc OUTPUT_VARIABLE out ERROR_VARIABLE err)
+  if(NOT rc EQUAL 0)
+    message(FATAL_ERROR "failed (${rc}): ${ARGN}\n${out}\n${err}")
+  endif()
+  set(OUT "${out}" PARENT_SCOPE)
+endfunction()
+
+# Every documented flag lands in the resolved config.
+run_ok(${EXE} train --print-config --train "a*.bin" --val "b*.bin" --n-layer 2 --n-head 2
+  --n-embd 64 --ctx 32 --batch 3 --steps 5 --optimizer lion --lr 0.001 --seed 7 --threads 1
+  --eval-every 3 --out ${WORK}/x --checkpoint-every 2)
+foreach(pair "train;a*.bin" "val;b*.bin" "n_layer;2" "n_head;2" "n_embd;64" "ctx;32" "batch;3"
+        "steps;5" "optimizer;lion" "lr;0.001" "seed;7" "threads;1" "eval_every;3"
+        "checkpoint_every;2")
+  list(GET pair 0 key)
+  list(GET pair 1 want)
+  string(JSON got GET "${OUT}" ${key})
+  if(NOT got STREQUAL want)
+    message(FATAL_ERROR "--print-config: ${key} = '${got}', expected '${want}'\n${OUT}")
+  endif()
+endforeach()
+
+# --config file, overridden by a flag.
+file(WRITE ${WORK}/c.json "{\"n_layer\": 3, \"batch\": 9}")
+run_ok(${EXE} train --print-config --config ${WORK}/c.json --batch 5)
+string(JSON nl GET "${OUT}" n_layer)
+string(JSON b GET "${OUT}" batch)
+if(NOT nl EQUAL 3 OR NOT b EQUAL 5)
+  message(FATAL_ERROR "config file merge wrong: ${OUT}")
+endif()
+
+# A bad value is named.
+execute_process(COMMAND ${EXE} train --print-config --n-layer two RESULT_VARIABLE rc ERROR_VARIABLE err)
+if(rc EQUAL 0 OR NOT err MATCHES "n-layer")
+  message(FATAL_ERROR "bad --n-layer not reported: ${err}")
+endif()
+
+# Prepare a small corpus, train, resume, eval, sample.
+set(text "")
+foreach(i RANGE 300)
+  string(APPEND text "And the earth was without form, and void; verse ${i}.\n")
+endforeach()
+file(WRITE ${WORK}/t.txt "${text}")
+run_ok(${EXE} data prepare --text ${WORK}/t.txt --out ${WORK}/data --val-fraction 0.1)
+set(common --train "${WORK}/data/train_*.bin" --val "${WORK}/data/val_*.bin" --n-layer 1
+  --n-head 2 --n-embd 32 --ctx 32 --batch 4 --eval-every 4 --eval-batches 2 --threads 1)
+run_ok(${EXE} train ${common} --steps 6 --out ${WORK}/run --checkpoint-every 3)
+foreach(f config.json metrics.jsonl checkpoint.pt ckpt-3.pt ckpt-6.pt summary.json)
+  if(NOT EXISTS ${WORK}/run/${f})
+    message(FATAL_ERROR "run directory lacks ${f}")
+  endif()
+endforeach()
+execute_process(COMMAND ${EXE} train ${common} --steps 6 --out ${WORK}/run
+  RESULT_VARIABLE rc ERROR_VARIABLE err)
+if(rc EQUAL 0 OR NOT err MATCHES "--overwrite")
+  message(FATAL_ERROR "an existing run was not protected: ${err}")
+endif()
+run_ok(${EXE} train --resume ${WORK}/run/ckpt-3.pt --steps 8)
+file(STRINGS ${WORK}/run/metrics.jsonl lines)
+list(LENGTH lines n)
+if(NOT n EQUAL 8)
+  message(FATAL_ERROR "resumed run should hold steps 1-8 once each, has ${n} lines")
+endif()
+run_ok(${EXE} eval --run ${WORK}/run)
+string(JSON loss GET "${OUT}" val_loss)
+string(JSON step GET "${OUT}" step)
+if(NOT step EQUAL 8 OR loss GREATER 5.6)
+  message(FATAL_ERROR "eval: ${OUT}")
+endif()
+run_ok(${EXE} sample --run ${WORK}/run --prompt "And the" --tokens 20 --seed 1)
+if(NOT OUT MATCHES "^And the")
+  message(FATAL_ERROR "sample does not continue the prompt: ${OUT}")
+endif()

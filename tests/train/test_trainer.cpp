@@ -1,0 +1,141 @@
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <fstream>
+
+#include "steepest/data/prepare.h"
+#include "steepest/train/checkpoint.h"
+#include "steepest/train/metrics.h"
+#include "steepest/train/trainer.h"
+
+namespace steepest {
+namespace {
+namespace fs = std::filesystem;
+
+// A small text corpus and a tiny, fast config on it.
+struct TrainerTest : ::testing::Test {
+  fs::path dir;
+  TrainConfig cfg;
+  void SetUp() override {
+    dir = fs::path(::testing::TempDir()) /
+          ("steepest_trainer_" + std::string(::testing::UnitTest::GetInstance()->current_test_info()->name()));
+    fs::remove_all(dir);
+    fs::create_directories(dir);
+    std::ofstream(dir / "text.txt") << [] {
+      std::string s;
+      for (int i = 0; i < 400; ++i)
+        s += "In the beginning was the word, and the word was " + std::to_string(i % 37) + ".\n";
+      return s;
+    }();
+    prepare_text_dataset({(dir / "text.txt").string()}, (dir / "data").string(), 0.1);
+    cfg.train = (dir / "data" / "train_*.bin").string();
+    cfg.val = (dir / "data" / "val_*.bin").string();
+    cfg.n_layer = 1;
+    cfg.n_head = 2;
+    cfg.n_embd = 32;
+    cfg.ctx = 32;
+    cfg.batch = 4;
+    cfg.steps = 20;
+    cfg.eval_every = 10;
+    cfg.eval_batches = 2;
+    cfg.log_every = 1;
+    cfg.threads = 1;
+    cfg.out = (dir / "run").string();
+  }
+  TrainRunOptions quiet() {
+    TrainRunOptions o;
+    o.log = std::fopen("/dev/null", "w");
+    return o;
+  }
+};
+
+std::map<int64_t, double> train_losses(const fs::path& metrics) {
+  std::map<int64_t, double> out;
+  for (const auto& j : read_metrics(metrics.string()))
+    out[j.at("step").get<int64_t>()] = j.at("train_loss").get<double>();
+  return out;
+}
+
+TEST_F(TrainerTest, WritesTheRunDirectoryAndLearns) {
+  const auto s = train(cfg, quiet());
+  for (const char* f : {"config.json", "metrics.jsonl", "checkpoint.pt", "summary.json"})
+    EXPECT_TRUE(fs::exists(fs::path(cfg.out) / f)) << f;
+  const auto m = read_metrics((fs::path(cfg.out) / "metrics.jsonl").string());
+  ASSERT_EQ(m.size(), 20u);
+  for (const char* k : {"step", "train_loss", "lr", "tokens_per_s", "ms_per_step", "optimizer_ms"})
+    EXPECT_TRUE(m.back().contains(k)) << k;
+  EXPECT_TRUE(m[9].contains("val_loss"));
+  EXPECT_FALSE(m[8].contains("val_loss"));
+  EXPECT_EQ(s.val_curve.size(), 2u);
+  EXPECT_LT(s.final_val_loss, std::log(256.0));  // better than uniform over bytes
+  EXPECT_EQ(s.steps, 20);
+  EXPECT_GT(s.optimizer_gemms_per_step, 0);  // the muon hybrid reports its GEMMs
+}
+
+// The resume test: 20 steps with a checkpoint at 10; a run resumed from
+// ckpt-10.pt gives bit-identical train losses for steps 11–20.
+TEST_F(TrainerTest, ResumeFromCheckpointIsBitIdentical) {
+  cfg.checkpoint_every = 10;
+  train(cfg, quiet());
+  const fs::path first = cfg.out;
+  ASSERT_TRUE(fs::exists(first / "ckpt-10.pt"));
+  TrainConfig resumed = read_checkpoint_config((first / "ckpt-10.pt").string());
+  resumed.out = (dir / "resumed").string();
+  auto o = quiet();
+  o.resume = (first / "ckpt-10.pt").string();
+  train(resumed, o);
+  const auto a = train_losses(first / "metrics.jsonl");
+  const auto b = train_losses(dir / "resumed" / "metrics.jsonl");
+  ASSERT_EQ(b.size(), 10u);
+  for (int64_t s = 11; s <= 20; ++s) EXPECT_EQ(a.at(s), b.at(s)) << "step " << s;
+}
+
+TEST_F(TrainerTest, ExistingRunNeedsOverwriteOrResume) {
+  cfg.steps = 2;
+  train(cfg, quiet());
+  try {
+    train(cfg, quiet());
+    FAIL();
+  } catch (const std::runtime_error& e) {
+    EXPECT_NE(std::string(e.what()).find("--overwrite"), std::string::npos) << e.what();
+  }
+  auto o = quiet();
+  o.overwrite = true;
+  EXPECT_NO_THROW(train(cfg, o));
+}
+
+TEST_F(TrainerTest, UnwritableOutputDirectoryIsReported) {
+  std::ofstream(dir / "afile") << "x";
+  cfg.out = (dir / "afile" / "run").string();
+  try {
+    train(cfg, quiet());
+    FAIL();
+  } catch (const std::runtime_error& e) {
+    EXPECT_NE(std::string(e.what()).find("afile"), std::string::npos) << e.what();
+  }
+}
+
+TEST_F(TrainerTest, NonFiniteLossStopsWithTheStepAndKeepsTheLastCheckpoint) {
+  cfg.optimizer = "sgd";
+  cfg.lr = 1e12;
+  cfg.steps = 200;
+  cfg.checkpoint_every = 1;
+  try {
+    train(cfg, quiet());
+    FAIL() << "expected divergence";
+  } catch (const std::runtime_error& e) {
+    const std::string msg = e.what();
+    EXPECT_NE(msg.find("at step"), std::string::npos) << msg;
+  }
+  // Every checkpoint left behind is readable (none was written after the blow-up).
+  for (const auto& f : fs::directory_iterator(cfg.out))
+    if (f.path().extension() == ".pt") EXPECT_NO_THROW(read_checkpoint_config(f.path().string()));
+}
+
+TEST_F(TrainerTest, ContextLongerThanDataIsRejected) {
+  cfg.ctx = 1 << 20;
+  EXPECT_THROW(train(cfg, quiet()), std::invalid_argument);
+}
+
+}  // namespace
+}  // namespace steepest
