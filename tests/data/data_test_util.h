@@ -14,15 +14,27 @@
 
 namespace steepest::testing {
 
+// Removes every scratch directory when the test process exits, so repeated
+// runs (the KJV test writes ~9 MB) do not fill the temp directory.
+struct ScratchCleanup {
+  std::vector<std::filesystem::path> dirs;
+  ~ScratchCleanup() {
+    std::error_code ec;
+    for (const auto& d : dirs) std::filesystem::remove_all(d, ec);
+  }
+};
+
 // An empty directory unique to the running test (and process, so parallel
 // ctest runs of different tests never share files).
 inline std::string scratch_dir() {
+  static ScratchCleanup cleanup;
   const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
   const std::filesystem::path dir = std::filesystem::path(::testing::TempDir()) /
                                     ("steepest_data_" + std::string(info->test_suite_name()) + "_" +
                                      info->name() + "_" + std::to_string(::getpid()));
   std::filesystem::remove_all(dir);
   std::filesystem::create_directories(dir);
+  cleanup.dirs.push_back(dir);
   return dir.string();
 }
 
