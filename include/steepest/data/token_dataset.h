@@ -31,7 +31,7 @@ class TokenDataset {
 class BatchSampler {
  public:
   // Throws std::runtime_error when ctx + 1 > data.size() (context longer than
-  // the data), naming both numbers.
+  // the data), naming both numbers. Keeps a pointer: `data` must outlive it.
   BatchSampler(const TokenDataset& data, int64_t batch, int64_t ctx, uint64_t seed);
 
   // x (batch, ctx) int64 and y = x shifted by one (batch, ctx) int64.
@@ -49,7 +49,9 @@ class BatchSampler {
 };
 
 // Validation batch `index`: consecutive non-overlapping windows from the start
-// of the data (wrapping around), so every eval sees the same tokens.
+// of the data (wrapping around), so every eval sees the same tokens. Row i is
+// window w = (index·batch + i) mod ⌊(size − 1) / ctx⌋, x = tokens[w·ctx, w·ctx + ctx),
+// y = x shifted by one; both (batch, ctx) int64.
 std::pair<at::Tensor, at::Tensor> sequential_batch(const TokenDataset& data, int64_t index,
                                                    int64_t batch, int64_t ctx);
 
