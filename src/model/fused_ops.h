@@ -25,7 +25,17 @@ std::vector<at::Tensor> qkv_heads(const at::Tensor& qkv, int64_t B, int64_t T, i
 std::vector<at::Tensor> qkv_heads_reference(const at::Tensor& qkv, int64_t B, int64_t T, int64_t H,
                                             const RotaryTables& rope, double eps, double q_scale);
 
+// Causal softmax attention per head: q, k, v (B, H, T, d) (q already scaled by
+// 1/√d) → softmax(q·kᵀ + causal mask)·v, heads merged: (B·T, H·d).
+at::Tensor causal_attention(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v);
+at::Tensor causal_attention_reference(const at::Tensor& q, const at::Tensor& k,
+                                      const at::Tensor& v);
+
 // relu(h)².
 at::Tensor relu_square(const at::Tensor& h);
+
+// x (N, in) · wᵀ (+ residual (N, out) when defined), with w's gradient computed
+// directly in w's (out, in) layout.
+at::Tensor linear(const at::Tensor& x, const at::Tensor& w, const at::Tensor& residual = {});
 
 }  // namespace steepest::detail

@@ -94,9 +94,6 @@ GPTImpl::GPTImpl(const GPTConfig& config) : config_(config) {
   head_->weight.zero_();  // initial logits 0: loss = ln(vocab)
 
   rope_ = rotary_tables(config_.ctx, c / config_.n_head, config_.rope_base);
-  causal_ = at::full({config_.ctx, config_.ctx}, -std::numeric_limits<float>::infinity())
-                .triu(1)
-                .contiguous();
 }
 
 void GPTImpl::check_tokens(const at::Tensor& idx, const char* what) const {
@@ -122,7 +119,6 @@ at::Tensor GPTImpl::forward_flat(const at::Tensor& idx) {
               " exceeds ctx = ", config_.ctx,
               " (hint: crop to the last ctx tokens, or raise GPTConfig::ctx)");
   const double eps = kNormEps, q_scale = 1.0 / std::sqrt(double(d));
-  const auto mask = causal_.slice(0, 0, T).slice(1, 0, T);
 
   // The residual stream stays (B·T, C): every projection is one GEMM, and the
   // residual add is the GEMM's own accumulate (addmm).
@@ -130,19 +126,15 @@ at::Tensor GPTImpl::forward_flat(const at::Tensor& idx) {
   for (const auto& b : blocks_) {
     const auto& a = *b->attn;
     const auto w_qkv = at::cat({a.q->weight, a.k->weight, a.v->weight}, 0);  // (3C, C)
-    const auto qkv = at::mm(detail::rms_norm(x, eps), w_qkv.t());
+    const auto qkv = detail::linear(detail::rms_norm(x, eps), w_qkv);
     const auto h = detail::qkv_heads(qkv, B, T, H, rope_, eps, q_scale);  // 3 × (B, H, T, d)
-    const auto q = h[0].view({B * H, T, d}), k = h[1].view({B * H, T, d}),
-               v = h[2].view({B * H, T, d});
-    const auto p = at::softmax(at::baddbmm(mask, q, k.transpose(1, 2)), -1);
-    const auto y = at::bmm(p, v).view({B, H, T, d}).transpose(1, 2).reshape({B * T, C});
-    x = at::addmm(x, y, a.o->weight.t());
+    x = detail::linear(detail::causal_attention(h[0], h[1], h[2]), a.o->weight, x);
 
     const auto& m = *b->mlp;
-    const auto u = detail::relu_square(at::mm(detail::rms_norm(x, eps), m.fc->weight.t()));
-    x = at::addmm(x, u, m.proj->weight.t());
+    const auto u = detail::relu_square(detail::linear(detail::rms_norm(x, eps), m.fc->weight));
+    x = detail::linear(u, m.proj->weight, x);
   }
-  auto logits = at::mm(detail::rms_norm(x, eps), head_->weight.t());
+  auto logits = detail::linear(detail::rms_norm(x, eps), head_->weight);
   if (config_.logit_softcap > 0)
     logits = at::tanh(logits * (1.0 / config_.logit_softcap)) * config_.logit_softcap;
   return logits;

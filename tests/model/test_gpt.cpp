@@ -197,6 +197,46 @@ TEST(GptFused, QkvHeadsMatchesReferenceForwardAndBackward) {
   EXPECT_EQ(x3.grad().slice(1, H * d).abs().max().item<double>(), 0.0);
 }
 
+TEST(GptFused, CausalAttentionMatchesReferenceForwardAndBackward) {
+  at::manual_seed(12);
+  for (auto dtype : {at::kDouble, at::kFloat}) {
+    const double tol = dtype == at::kDouble ? 1e-10 : 2e-5;
+    const int64_t B = 2, H = 3, T = 7, d = 6;
+    std::vector<at::Tensor> in, ref;
+    for (int i = 0; i < 3; ++i) {
+      in.push_back(at::randn({B, H, T, d}, dtype).requires_grad_(true));
+      ref.push_back(in.back().detach().clone().requires_grad_(true));
+    }
+    const auto y = detail::causal_attention(in[0], in[1], in[2]);
+    const auto yr = detail::causal_attention_reference(ref[0], ref[1], ref[2]);
+    ASSERT_EQ(y.sizes().vec(), (std::vector<int64_t>{B * T, H * d}));
+    EXPECT_TRUE(at::allclose(y, yr, tol, tol));
+    const auto w = at::randn({B * T, H * d}, dtype);
+    (y * w).sum().backward();
+    (yr * w).sum().backward();
+    for (int i = 0; i < 3; ++i)
+      EXPECT_TRUE(at::allclose(in[i].grad(), ref[i].grad(), tol, tol)) << i << " " << dtype;
+  }
+}
+
+TEST(GptFused, LinearMatchesReferenceWithContiguousWeightGradient) {
+  const auto x = at::randn({10, 4}, at::kDouble).requires_grad_(true);
+  const auto w = at::randn({6, 4}, at::kDouble).requires_grad_(true);
+  const auto res = at::randn({10, 6}, at::kDouble).requires_grad_(true);
+  const auto x2 = x.detach().clone().requires_grad_(true);
+  const auto w2 = w.detach().clone().requires_grad_(true);
+  const auto res2 = res.detach().clone().requires_grad_(true);
+  const auto g = at::randn({10, 6}, at::kDouble);
+  const auto y = detail::linear(x, w, res), yr = at::linear(x2, w2) + res2;
+  EXPECT_TRUE(at::allclose(y, yr));
+  (y * g).sum().backward();
+  (yr * g).sum().backward();
+  EXPECT_TRUE(at::allclose(x.grad(), x2.grad()));
+  EXPECT_TRUE(at::allclose(w.grad(), w2.grad()));
+  EXPECT_TRUE(at::allclose(res.grad(), res2.grad()));
+  EXPECT_TRUE(w.grad().is_contiguous());
+}
+
 TEST(GptFused, ReluSquareMatchesReference) {
   const auto h = at::randn({40, 9}, at::kDouble).requires_grad_(true);
   const auto h2 = h.detach().clone().requires_grad_(true);

@@ -75,7 +75,6 @@ class GPTImpl : public torch::nn::Module {
   std::vector<std::shared_ptr<GptBlockImpl>> blocks_;
   torch::nn::Linear head_{nullptr};
   RotaryTables rope_;  // buffers, not parameters
-  at::Tensor causal_;  // (ctx, ctx): 0 on and below the diagonal, −inf above
 };
 TORCH_MODULE(GPT);
 
