@@ -17,19 +17,27 @@
 
 #include <ATen/ATen.h>
 #include <torch/nn/module.h>
+#include <torch/nn/modules/embedding.h>
+#include <torch/nn/modules/linear.h>
 #include <torch/nn/pimpl.h>
 
 #include <cstdint>
+#include <memory>
+#include <vector>
+
+#include "steepest/model/rotary.h"
 
 namespace steepest {
+
+struct GptBlockImpl;  // blocks.<i>: attn.{q,k,v,o}, mlp.{fc,proj} (src/model/gpt.cpp)
 
 struct GPTConfig {
   int64_t vocab_size = 256;
   int64_t n_layer = 4;
   int64_t n_head = 4;
   int64_t n_embd = 128;
-  int64_t ctx = 128;             // longest sequence forward() accepts
-  double logit_softcap = 0.0;    // 0 = off
+  int64_t ctx = 128;           // longest sequence forward() accepts
+  double logit_softcap = 0.0;  // 0 = off
   double rope_base = 10000.0;
 };
 
@@ -52,8 +60,21 @@ class GPTImpl : public torch::nn::Module {
   const GPTConfig& config() const { return config_; }
   int64_t num_parameters() const;
 
+  // Logits for the flattened batch: idx (B, T) → (B·T, vocab), no reshape.
+  at::Tensor forward_flat(const at::Tensor& idx);
+  // The rotary tables of every attention layer (ctx × head_dim/2).
+  const RotaryTables& rotary() const { return rope_; }
+
+  static constexpr double kNormEps = 1e-6;
+
  private:
+  void check_tokens(const at::Tensor& idx, const char* what) const;
+
   GPTConfig config_;
+  torch::nn::Embedding embed_{nullptr};
+  std::vector<std::shared_ptr<GptBlockImpl>> blocks_;
+  torch::nn::Linear head_{nullptr};
+  RotaryTables rope_;  // buffers, not parameters
 };
 TORCH_MODULE(GPT);
 
