@@ -6,7 +6,7 @@ APT_PACKAGES := cmake g++ make libtorch-dev libopenblas-dev libgtest-dev libbenc
                 libcli11-dev nlohmann-json3-dev libfmt-dev bible-kjv
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: deps build test run bench format clean
+.PHONY: deps build test run demo bench format clean
 
 # Installs only the Debian packages that are missing (needs root or sudo).
 deps:
@@ -28,7 +28,15 @@ build: $(BUILD)/CMakeCache.txt
 test: deps build
 	cd $(BUILD) && ctest --output-on-failure -j $(JOBS) --timeout 900
 
+# The main job: train the default GPT with Muon on the King James Bible, then sample it.
+RUN_DIR ?= runs/default
 run: deps build
+	$(BUILD)/steepest data prepare --default
+	$(BUILD)/steepest train --out $(RUN_DIR) --overwrite --threads $(THREADS)
+	@echo "--- sample (steepest sample --run $(RUN_DIR) --prompt 'And God said') ---"
+	@$(BUILD)/steepest sample --run $(RUN_DIR) --prompt "And God said" --tokens 300 --top-k 40
+
+demo: deps build
 	$(BUILD)/steepest orthogonalize --demo --threads $(THREADS)
 
 bench: deps build

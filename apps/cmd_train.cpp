@@ -75,8 +75,12 @@ void add_train_command(CLI::App& app) {
       j = nlohmann::json::parse(to_json(read_checkpoint_config(checkpoint)).dump());
       j["out"] = std::filesystem::path(checkpoint).parent_path().string();
     }
-    if (!args->config_file.empty())
-      for (const auto& item : read_json_file(args->config_file).items()) j[item.key()] = item.value();
+    if (!args->config_file.empty()) {
+      const nlohmann::json file = read_json_file(args->config_file);
+      if (!file.is_object())
+        throw std::invalid_argument("config file '" + args->config_file + "' must hold a JSON object");
+      for (const auto& item : file.items()) j[item.key()] = item.value();
+    }
     for (const auto& [key, opt] : args->options)
       if (opt->count() > 0) j[key] = typed(key, args->values[key], defaults);
     const TrainConfig cfg = train_config_from_json(j);

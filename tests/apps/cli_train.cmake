@@ -48,7 +48,8 @@ endforeach()
 file(WRITE ${WORK}/t.txt "${text}")
 run_ok(${EXE} data prepare --text ${WORK}/t.txt --out ${WORK}/data --val-fraction 0.1)
 set(common --train "${WORK}/data/train_*.bin" --val "${WORK}/data/val_*.bin" --n-layer 1
-  --n-head 2 --n-embd 32 --ctx 32 --batch 4 --eval-every 4 --eval-batches 2 --threads 1)
+  --n-head 2 --n-embd 32 --ctx 32 --batch 4 --eval-every 4 --eval-batches 2 --log-every 1
+  --threads 1)
 run_ok(${EXE} train ${common} --steps 6 --out ${WORK}/run --checkpoint-every 3)
 foreach(f config.json metrics.jsonl checkpoint.pt ckpt-3.pt ckpt-6.pt summary.json)
   if(NOT EXISTS ${WORK}/run/${f})
