@@ -160,11 +160,10 @@ template <typename T>
 STEEPEST_INLINE void qkv_backward_rows(const T* __restrict x, const T* __restrict gq,
                                        const T* __restrict gk, const T* __restrict gv,
                                        const T* __restrict r, const T* __restrict cs,
-                                       const T* __restrict sn, T* __restrict gx, HeadsShape s,
-                                       int64_t n0, int64_t n1, double q_scale) {
+                                       const T* __restrict sn, T* __restrict gx, T* __restrict nrm,
+                                       HeadsShape s, int64_t n0, int64_t n1, double q_scale) {
   const int64_t C = s.H * s.d, half = s.d / 2, N = s.B * s.T;
   const T* gin[3] = {gq, gk, gv};
-  std::vector<T> nrm(s.d);
   for (int64_t n = n0; n < n1; ++n) {
     const int64_t b = n / s.T, t = n % s.T;
     const T *cr = cs + t * half, *sr = sn + t * half;
@@ -186,7 +185,7 @@ STEEPEST_INLINE void qkv_backward_rows(const T* __restrict x, const T* __restric
         const T ri = r[(part * N + n) * s.H + h];
         const T* xi = x + n * 3 * C + part * C + h * s.d;
         for (int64_t i = 0; i < s.d; ++i) nrm[i] = xi[i] * ri;
-        rms_backward_row(g, nrm.data(), ri, s.d);
+        rms_backward_row(g, nrm, ri, s.d);
       }
     }
   }
@@ -204,13 +203,14 @@ void qkv_forward_k(const double* x, double* q, double* k, double* v, double* r, 
 }
 STEEPEST_SIMD void qkv_backward_k(const float* x, const float* gq, const float* gk, const float* gv,
                                   const float* r, const float* cs, const float* sn, float* gx,
-                                  HeadsShape s, int64_t n0, int64_t n1, double q_scale) {
-  qkv_backward_rows(x, gq, gk, gv, r, cs, sn, gx, s, n0, n1, q_scale);
+                                  float* scratch, HeadsShape s, int64_t n0, int64_t n1,
+                                  double q_scale) {
+  qkv_backward_rows(x, gq, gk, gv, r, cs, sn, gx, scratch, s, n0, n1, q_scale);
 }
 void qkv_backward_k(const double* x, const double* gq, const double* gk, const double* gv,
-                    const double* r, const double* cs, const double* sn, double* gx, HeadsShape s,
-                    int64_t n0, int64_t n1, double q_scale) {
-  qkv_backward_rows(x, gq, gk, gv, r, cs, sn, gx, s, n0, n1, q_scale);
+                    const double* r, const double* cs, const double* sn, double* gx,
+                    double* scratch, HeadsShape s, int64_t n0, int64_t n1, double q_scale) {
+  qkv_backward_rows(x, gq, gk, gv, r, cs, sn, gx, scratch, s, n0, n1, q_scale);
 }
 
 struct QkvHeadsFn : torch::autograd::Function<QkvHeadsFn> {
@@ -259,7 +259,8 @@ struct QkvHeadsFn : torch::autograd::Function<QkvHeadsFn> {
                      *gv = gs[2].data_ptr<scalar_t>();
       scalar_t* gxp = gx.data_ptr<scalar_t>();
       at::parallel_for(0, B * T, grain(3 * H * s.d), [=](int64_t n0, int64_t n1) {
-        qkv_backward_k(xp, gq, gk, gv, rp, cp, sp, gxp, s, n0, n1, q_scale);
+        std::vector<scalar_t> scratch(s.d);
+        qkv_backward_k(xp, gq, gk, gv, rp, cp, sp, gxp, scratch.data(), s, n0, n1, q_scale);
       });
     });
     return {gx,           at::Tensor(), at::Tensor(), at::Tensor(),
@@ -347,11 +348,10 @@ struct AttnShape {
 };
 
 template <typename T>
-STEEPEST_INLINE void scores_heads(const T* q, const T* k, T* s, AttnShape a, int64_t bh0,
+STEEPEST_INLINE void scores_heads(const T* q, const T* k, T* s, T* kt, AttnShape a, int64_t bh0,
                                   int64_t bh1) {
-  std::vector<T> kt(a.d * a.T);
   for (int64_t bh = bh0; bh < bh1; ++bh)
-    scores_head(q + bh * a.T * a.d, k + bh * a.T * a.d, s + bh * a.T * a.T, kt.data(), a.T, a.d);
+    scores_head(q + bh * a.T * a.d, k + bh * a.T * a.d, s + bh * a.T * a.T, kt, a.T, a.d);
 }
 
 template <typename T>
@@ -365,22 +365,23 @@ STEEPEST_INLINE void pv_heads(const T* p, const T* v, T* y, AttnShape a, int64_t
 
 template <typename T>
 STEEPEST_INLINE void backward_heads(const T* q, const T* k, const T* v, const T* p, const T* gy,
-                                    T* dq, T* dk, T* dv, AttnShape a, int64_t bh0, int64_t bh1) {
-  std::vector<T> vt(a.d * a.T), ds(a.T);
+                                    T* dq, T* dk, T* dv, T* vt, T* ds, AttnShape a, int64_t bh0,
+                                    int64_t bh1) {
   for (int64_t bh = bh0; bh < bh1; ++bh) {
     const int64_t b = bh / a.H, h = bh % a.H, o = bh * a.T * a.d;
     attention_backward_head(q + o, k + o, v + o, p + bh * a.T * a.T,
-                            gy + b * a.T * a.H * a.d + h * a.d, dq + o, dk + o, dv + o, vt.data(),
-                            ds.data(), a.T, a.d, a.H * a.d);
+                            gy + b * a.T * a.H * a.d + h * a.d, dq + o, dk + o, dv + o, vt, ds, a.T,
+                            a.d, a.H * a.d);
   }
 }
 
-STEEPEST_SIMD void scores_k(const float* q, const float* k, float* s, AttnShape a, int64_t bh0,
-                            int64_t bh1) {
-  scores_heads(q, k, s, a, bh0, bh1);
+STEEPEST_SIMD void scores_k(const float* q, const float* k, float* s, float* kt, AttnShape a,
+                            int64_t bh0, int64_t bh1) {
+  scores_heads(q, k, s, kt, a, bh0, bh1);
 }
-void scores_k(const double* q, const double* k, double* s, AttnShape a, int64_t bh0, int64_t bh1) {
-  scores_heads(q, k, s, a, bh0, bh1);
+void scores_k(const double* q, const double* k, double* s, double* kt, AttnShape a, int64_t bh0,
+              int64_t bh1) {
+  scores_heads(q, k, s, kt, a, bh0, bh1);
 }
 STEEPEST_SIMD void pv_k(const float* p, const float* v, float* y, AttnShape a, int64_t bh0,
                         int64_t bh1) {
@@ -390,14 +391,14 @@ void pv_k(const double* p, const double* v, double* y, AttnShape a, int64_t bh0,
   pv_heads(p, v, y, a, bh0, bh1);
 }
 STEEPEST_SIMD void attn_backward_k(const float* q, const float* k, const float* v, const float* p,
-                                   const float* gy, float* dq, float* dk, float* dv, AttnShape a,
-                                   int64_t bh0, int64_t bh1) {
-  backward_heads(q, k, v, p, gy, dq, dk, dv, a, bh0, bh1);
+                                   const float* gy, float* dq, float* dk, float* dv, float* vt,
+                                   float* ds, AttnShape a, int64_t bh0, int64_t bh1) {
+  backward_heads(q, k, v, p, gy, dq, dk, dv, vt, ds, a, bh0, bh1);
 }
 void attn_backward_k(const double* q, const double* k, const double* v, const double* p,
-                     const double* gy, double* dq, double* dk, double* dv, AttnShape a, int64_t bh0,
-                     int64_t bh1) {
-  backward_heads(q, k, v, p, gy, dq, dk, dv, a, bh0, bh1);
+                     const double* gy, double* dq, double* dk, double* dv, double* vt, double* ds,
+                     AttnShape a, int64_t bh0, int64_t bh1) {
+  backward_heads(q, k, v, p, gy, dq, dk, dv, vt, ds, a, bh0, bh1);
 }
 
 struct CausalAttentionFn : torch::autograd::Function<CausalAttentionFn> {
@@ -412,8 +413,10 @@ struct CausalAttentionFn : torch::autograd::Function<CausalAttentionFn> {
     AT_DISPATCH_FLOATING_TYPES(q.scalar_type(), "causal_attention", [&] {
       const scalar_t *qp = q.data_ptr<scalar_t>(), *kp = k.data_ptr<scalar_t>();
       scalar_t* sp = s.data_ptr<scalar_t>();
-      at::parallel_for(0, a.B * a.H, g,
-                       [=](int64_t b0, int64_t b1) { scores_k(qp, kp, sp, a, b0, b1); });
+      at::parallel_for(0, a.B * a.H, g, [=](int64_t b0, int64_t b1) {
+        std::vector<scalar_t> kt(a.d * a.T);
+        scores_k(qp, kp, sp, kt.data(), a, b0, b1);
+      });
       p = at::_softmax(s, -1, false);
       const scalar_t *pp = p.data_ptr<scalar_t>(), *vp = v.data_ptr<scalar_t>();
       scalar_t* yp = y.data_ptr<scalar_t>();
@@ -437,7 +440,8 @@ struct CausalAttentionFn : torch::autograd::Function<CausalAttentionFn> {
       scalar_t *dqp = dq.data_ptr<scalar_t>(), *dkp = dk.data_ptr<scalar_t>(),
                *dvp = dv.data_ptr<scalar_t>();
       at::parallel_for(0, a.B * a.H, g, [=](int64_t b0, int64_t b1) {
-        attn_backward_k(qp, kp, vp, pp, gp, dqp, dkp, dvp, a, b0, b1);
+        std::vector<scalar_t> vt(a.d * a.T), ds(a.T);
+        attn_backward_k(qp, kp, vp, pp, gp, dqp, dkp, dvp, vt.data(), ds.data(), a, b0, b1);
       });
     });
     return {dq, dk, dv};
@@ -449,14 +453,16 @@ struct CausalAttentionFn : torch::autograd::Function<CausalAttentionFn> {
 template <typename T>
 STEEPEST_INLINE void relu_square_rows(const T* __restrict h, T* __restrict y, int64_t n) {
   for (int64_t i = 0; i < n; ++i) {
-    const T v = std::max(h[i], T(0));
+    // relu(h) = (h + |h|)/2, exact and free of compares, so it vectorizes
+    // (GCC keeps a compare-and-select as a branch without -ffast-math).
+    const T v = T(0.5) * (h[i] + std::fabs(h[i]));
     y[i] = v * v;
   }
 }
 template <typename T>
 STEEPEST_INLINE void relu_square_back_rows(const T* __restrict h, const T* __restrict g,
                                            T* __restrict gh, int64_t n) {
-  for (int64_t i = 0; i < n; ++i) gh[i] = T(2) * std::max(h[i], T(0)) * g[i];
+  for (int64_t i = 0; i < n; ++i) gh[i] = (h[i] + std::fabs(h[i])) * g[i];
 }
 STEEPEST_SIMD void relu_square_k(const float* h, float* y, int64_t n) {
   relu_square_rows(h, y, n);
