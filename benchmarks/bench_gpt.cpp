@@ -1,8 +1,12 @@
 // GPT training-step benchmarks at the shapes: 4 layers, 4 heads,
 // 128 wide, vocab 256, ctx 128, fp32.
 //
-//   bench_gpt [--threads N] [--intra-op K] [google-benchmark flags]
+//   bench_gpt [--threads N] [--intra-op K] [--malloc-default] [google-benchmark flags]
 // --threads N gives OpenBLAS N threads and libtorch's intra-op pool K (default 1).
+// Unless --malloc-default, glibc malloc is told to keep freed memory (no mmap
+// for large blocks, no trimming): a training step allocates and frees the same
+// ~1 MiB activations every time, and on this VM first-touch page faults on
+// freshly mapped blocks cost ~10% of a step.
 //
 // fwd_bwd     loss + backward (gradients set to none before each step)
 // step_adamw  fwd_bwd + torch::optim::AdamW step (what nanoGPT's loop does)
@@ -13,6 +17,10 @@
 #include <ATen/ATen.h>
 #include <ATen/Parallel.h>
 #include <torch/optim/adamw.h>
+
+#if defined(__GLIBC__)
+#include <malloc.h>
+#endif
 
 #include <cstdio>
 #include <cstdlib>
@@ -68,25 +76,35 @@ void shapes(benchmark::internal::Benchmark* b) {
 
 int main(int argc, char** argv) {
   int threads = 0, intra_op = 1;
+  bool keep_memory = true;
   std::vector<char*> rest;
   for (int i = 0; i < argc; ++i) {
     if (std::strcmp(argv[i], "--threads") == 0 && i + 1 < argc) {
       threads = std::atoi(argv[++i]);
     } else if (std::strcmp(argv[i], "--intra-op") == 0 && i + 1 < argc) {
       intra_op = std::atoi(argv[++i]);
+    } else if (std::strcmp(argv[i], "--malloc-default") == 0) {
+      keep_memory = false;
     } else {
       rest.push_back(argv[i]);
     }
   }
   if (threads > 0) steepest::set_threads(threads, intra_op);
+#if defined(__GLIBC__)
+  if (keep_memory) {
+    mallopt(M_MMAP_THRESHOLD, 256 << 20);
+    mallopt(M_TRIM_THRESHOLD, 1 << 30);
+  }
+#endif
   benchmark::RegisterBenchmark("fwd_bwd", bm_step, Mode::FwdBwd)->Apply(shapes);
   benchmark::RegisterBenchmark("step_adamw", bm_step, Mode::AdamW)->Apply(shapes);
   benchmark::RegisterBenchmark("step_hybrid", bm_step, Mode::Hybrid)->Apply(shapes);
   int rargc = static_cast<int>(rest.size());
   benchmark::Initialize(&rargc, rest.data());
-  std::printf("threads: libtorch intra-op %d, OpenBLAS %d, OPENBLAS_CORETYPE=%s\n",
+  std::printf("threads: libtorch intra-op %d, OpenBLAS %d, OPENBLAS_CORETYPE=%s, malloc %s\n",
               at::get_num_threads(), steepest::blas_threads(),
-              std::getenv("OPENBLAS_CORETYPE") ? std::getenv("OPENBLAS_CORETYPE") : "(unset)");
+              std::getenv("OPENBLAS_CORETYPE") ? std::getenv("OPENBLAS_CORETYPE") : "(unset)",
+              keep_memory ? "keeps freed memory" : "default");
   benchmark::RunSpecifiedBenchmarks();
   benchmark::Shutdown();
   return 0;
