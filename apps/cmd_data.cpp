@@ -29,10 +29,11 @@ void add_data_command(CLI::App& app) {
     if (a->use_default == !a->text.empty())
       throw std::invalid_argument("give either --text FILE... or --default");
     const PreparedDataset d =
-        a->use_default ? prepare_default_corpus(a->out.empty() ? "data/kjv" : a->out,
-                                                a->val_fraction, a->force)
-                       : (a->out.empty() ? throw std::invalid_argument("--out DIR is required with --text")
-                                         : prepare_text_dataset(a->text, a->out, a->val_fraction));
+        a->use_default
+            ? prepare_default_corpus(a->out.empty() ? "data/kjv" : a->out, a->val_fraction,
+                                     a->force)
+            : (a->out.empty() ? throw std::invalid_argument("--out DIR is required with --text")
+                              : prepare_text_dataset(a->text, a->out, a->val_fraction));
     std::cout << "train: " << d.train_path << " (" << d.train_tokens << " tokens)\n"
               << "val:   " << d.val_path << " (" << d.val_tokens << " tokens)" << std::endl;
   });

@@ -33,8 +33,11 @@ void add_eval_command(CLI::App& app) {
     const int64_t batches = a->batches > 0 ? a->batches : r.config.eval_batches;
     const int64_t batch = a->batch > 0 ? a->batch : r.config.batch;
     const double loss = evaluate(r.model, data, batch, r.config.ctx, batches);
-    nlohmann::ordered_json j = {{"run", a->run}, {"step", r.step},         {"val", val},
-                                {"batches", batches}, {"tokens", batches * batch * r.config.ctx},
+    nlohmann::ordered_json j = {{"run", a->run},
+                                {"step", r.step},
+                                {"val", val},
+                                {"batches", batches},
+                                {"tokens", batches * batch * r.config.ctx},
                                 {"val_loss", loss}};
     std::cout << j.dump() << std::endl;
   });
@@ -60,8 +63,10 @@ void add_sample_command(CLI::App& app) {
     if (a->tokens < 1) throw std::invalid_argument("--tokens must be >= 1");
     auto r = load_run(a->run);
     if (r.config.vocab_size != kByteVocabSize)
-      throw std::invalid_argument("steepest sample decodes byte-level runs (vocab 256); this run "
-                                  "has vocab " + std::to_string(r.config.vocab_size));
+      throw std::invalid_argument(
+          "steepest sample decodes byte-level runs (vocab 256); this run "
+          "has vocab " +
+          std::to_string(r.config.vocab_size));
     const auto bytes = byte_encode(a->prompt.empty() ? std::string("\n") : a->prompt);
     std::vector<int64_t> ids(bytes.begin(), bytes.end());
     const auto prompt = at::tensor(ids, at::kLong).unsqueeze(0);

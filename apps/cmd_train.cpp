@@ -62,9 +62,9 @@ void add_train_command(CLI::App& app) {
   const auto defaults = to_json(TrainConfig{});
   for (const auto& item : defaults.items()) {
     const std::string key = item.key();
-    args->options[key] =
-        cmd->add_option("--" + dashed(key), args->values[key],
-                        std::string(train_config_help(key)) + " (default " + item.value().dump() + ")");
+    args->options[key] = cmd->add_option(
+        "--" + dashed(key), args->values[key],
+        std::string(train_config_help(key)) + " (default " + item.value().dump() + ")");
   }
   cmd->callback([args, defaults] {
     // defaults < checkpoint's config (resume) < --config file < flags given.
@@ -78,7 +78,8 @@ void add_train_command(CLI::App& app) {
     if (!args->config_file.empty()) {
       const nlohmann::json file = read_json_file(args->config_file);
       if (!file.is_object())
-        throw std::invalid_argument("config file '" + args->config_file + "' must hold a JSON object");
+        throw std::invalid_argument("config file '" + args->config_file +
+                                    "' must hold a JSON object");
       for (const auto& item : file.items()) j[item.key()] = item.value();
     }
     for (const auto& [key, opt] : args->options)
@@ -95,11 +96,12 @@ void add_train_command(CLI::App& app) {
     const auto summary = train(cfg, ro);
     std::cout << "\nval loss by step:";
     for (const auto& [s, v] : summary.val_curve) std::cout << "  " << s << ": " << v;
-    std::printf("\nfinal val loss %.4f (best %.4f) after %lld steps, %.1f s, %.0f tokens/s, "
-                "%.1f ms/step (optimizer %.1f ms)\nrun directory: %s\n",
-                summary.final_val_loss, summary.best_val_loss,
-                static_cast<long long>(summary.steps), summary.wall_seconds, summary.tokens_per_s,
-                summary.ms_per_step, summary.optimizer_ms_per_step, cfg.out.c_str());
+    std::printf(
+        "\nfinal val loss %.4f (best %.4f) after %lld steps, %.1f s, %.0f tokens/s, "
+        "%.1f ms/step (optimizer %.1f ms)\nrun directory: %s\n",
+        summary.final_val_loss, summary.best_val_loss, static_cast<long long>(summary.steps),
+        summary.wall_seconds, summary.tokens_per_s, summary.ms_per_step,
+        summary.optimizer_ms_per_step, cfg.out.c_str());
   });
 }
 

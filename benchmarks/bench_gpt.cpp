@@ -18,10 +18,6 @@
 #include <ATen/Parallel.h>
 #include <torch/optim/adamw.h>
 
-#if defined(__GLIBC__)
-#include <malloc.h>
-#endif
-
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -31,6 +27,7 @@
 
 #include "steepest/model/gpt.h"
 #include "steepest/optim/hybrid.h"
+#include "steepest/util/memory.h"
 #include "steepest/util/threads.h"
 
 namespace {
@@ -90,12 +87,7 @@ int main(int argc, char** argv) {
     }
   }
   if (threads > 0) steepest::set_threads(threads, intra_op);
-#if defined(__GLIBC__)
-  if (keep_memory) {
-    mallopt(M_MMAP_THRESHOLD, 256 << 20);
-    mallopt(M_TRIM_THRESHOLD, 1 << 30);
-  }
-#endif
+  if (keep_memory) steepest::keep_freed_memory();
   benchmark::RegisterBenchmark("fwd_bwd", bm_step, Mode::FwdBwd)->Apply(shapes);
   benchmark::RegisterBenchmark("step_adamw", bm_step, Mode::AdamW)->Apply(shapes);
   benchmark::RegisterBenchmark("step_hybrid", bm_step, Mode::Hybrid)->Apply(shapes);

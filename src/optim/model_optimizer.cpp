@@ -14,8 +14,7 @@
 
 namespace steepest {
 
-ModelOptimizer::ModelOptimizer(const torch::nn::Module& model,
-                               const ModelOptimizerOptions& options)
+ModelOptimizer::ModelOptimizer(const torch::nn::Module& model, const ModelOptimizerOptions& options)
     : options_(options) {
   if (options.name == "muon") {
     HybridOptions h;
@@ -35,10 +34,14 @@ ModelOptimizer::ModelOptimizer(const torch::nn::Module& model,
   if (options.weight_decay != 0.0) {
     for (auto& g : single_->param_groups()) {
       auto& o = g.options();
-      if (auto* a = dynamic_cast<torch::optim::AdamWOptions*>(&o)) a->weight_decay(options.weight_decay);
-      else if (auto* s = dynamic_cast<torch::optim::SGDOptions*>(&o)) s->weight_decay(options.weight_decay);
-      else if (auto* l = dynamic_cast<LionOptions*>(&o)) l->weight_decay(options.weight_decay);
-      else if (auto* z = dynamic_cast<SignSGDOptions*>(&o)) z->weight_decay(options.weight_decay);
+      if (auto* a = dynamic_cast<torch::optim::AdamWOptions*>(&o))
+        a->weight_decay(options.weight_decay);
+      else if (auto* s = dynamic_cast<torch::optim::SGDOptions*>(&o))
+        s->weight_decay(options.weight_decay);
+      else if (auto* l = dynamic_cast<LionOptions*>(&o))
+        l->weight_decay(options.weight_decay);
+      else if (auto* z = dynamic_cast<SignSGDOptions*>(&o))
+        z->weight_decay(options.weight_decay);
     }
   }
   for (const auto& p : params) single_params_.emplace_back(p.first, p.second.sizes().vec());
@@ -81,8 +84,8 @@ void ModelOptimizer::load(torch::serialize::InputArchive& archive) {
   c10::IValue v;
   archive.read("name", v);
   TORCH_CHECK(v.toStringRef() == options_.name, "checkpoint was trained with optimizer '",
-              v.toStringRef(), "', not '", options_.name, "'; pass --optimizer ",
-              v.toStringRef(), " or start a new run");
+              v.toStringRef(), "', not '", options_.name, "'; pass --optimizer ", v.toStringRef(),
+              " or start a new run");
   if (hybrid_) return hybrid_->load(archive);
   single_->load(archive);
   set_lr_factor(factor_);  // libtorch 1.13's own optimizers drop saved options
@@ -105,8 +108,7 @@ std::string ModelOptimizer::table() const {
   if (hybrid_) return hybrid_->table();
   std::string out;
   char line[256];
-  std::snprintf(line, sizeof(line), "%-40s %-14s %-8s %-9s\n", "parameter", "shape", "optim",
-                "lr");
+  std::snprintf(line, sizeof(line), "%-40s %-14s %-8s %-9s\n", "parameter", "shape", "optim", "lr");
   out += line;
   for (const auto& [name, shape] : single_params_) {
     std::string s;

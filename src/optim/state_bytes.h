@@ -7,7 +7,9 @@
 namespace steepest::detail {
 
 inline int64_t libtorch_state_bytes(const torch::optim::Optimizer& opt) {
-  auto bytes_of = [](const at::Tensor& t) { return t.defined() ? t.numel() * t.element_size() : 0; };
+  auto bytes_of = [](const at::Tensor& t) {
+    return t.defined() ? t.numel() * t.element_size() : 0;
+  };
   int64_t bytes = 0;
   for (const auto& kv : opt.state()) {
     if (const auto* a = dynamic_cast<const torch::optim::AdamWParamState*>(kv.second.get())) {

@@ -38,7 +38,8 @@ void save_checkpoint(const std::string& path, const torch::nn::Module& model,
   }
   std::error_code ec;
   fs::rename(tmp, path, ec);
-  if (ec) throw std::runtime_error("cannot rename '" + tmp + "' to '" + path + "': " + ec.message());
+  if (ec)
+    throw std::runtime_error("cannot rename '" + tmp + "' to '" + path + "': " + ec.message());
 }
 
 namespace {
@@ -79,8 +80,8 @@ TrainState load_checkpoint(const std::string& path, torch::nn::Module& model,
     at::Generator gen = at::detail::getDefaultCPUGenerator();
     gen.set_state(rng);
   } catch (const c10::Error& e) {
-    throw std::runtime_error("checkpoint '" + path + "' does not fit this run: " +
-                             e.what_without_backtrace());
+    throw std::runtime_error("checkpoint '" + path +
+                             "' does not fit this run: " + e.what_without_backtrace());
   }
   return s;
 }

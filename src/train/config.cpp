@@ -12,10 +12,12 @@ namespace steepest {
 
 // Field list: one line per key, used by both directions of the conversion.
 #define STEEPEST_TRAIN_CONFIG_FIELDS(X)                                                         \
-  X(train) X(val) X(vocab_size) X(n_layer) X(n_head) X(n_embd) X(ctx) X(softcap) X(batch)      \
-      X(steps) X(optimizer) X(lr) X(adamw_lr) X(weight_decay) X(orthogonalizer) X(ns_steps)    \
-          X(schedule) X(warmup) X(decay_fraction) X(grad_clip) X(eval_every) X(eval_batches)   \
-              X(log_every) X(checkpoint_every) X(seed) X(threads) X(out)
+  X(train)                                                                                      \
+  X(val)                                                                                        \
+  X(vocab_size) X(n_layer) X(n_head) X(n_embd) X(ctx) X(softcap) X(batch) X(steps) X(optimizer) \
+      X(lr) X(adamw_lr) X(weight_decay) X(orthogonalizer) X(ns_steps) X(schedule) X(warmup)     \
+          X(decay_fraction) X(grad_clip) X(eval_every) X(eval_batches) X(log_every)             \
+              X(checkpoint_every) X(seed) X(threads) X(out)
 
 nlohmann::ordered_json to_json(const TrainConfig& c) {
   nlohmann::ordered_json j;
@@ -29,15 +31,16 @@ TrainConfig train_config_from_json(const nlohmann::json& j) {
   TrainConfig c;
   if (!j.is_object()) throw std::invalid_argument("training config must be a JSON object");
   std::set<std::string> known;
-#define STEEPEST_FROM_JSON(f)                                                                  \
-  known.insert(#f);                                                                           \
-  if (j.contains(#f)) {                                                                       \
-    try {                                                                                     \
-      j.at(#f).get_to(c.f);                                                                   \
-    } catch (const nlohmann::json::exception&) {                                             \
-      throw std::invalid_argument(std::string("config key '") + #f + "' has the wrong type: " + \
-                                  j.at(#f).dump() + " (default: " + to_json(TrainConfig{})[#f].dump() + ")"); \
-    }                                                                                         \
+#define STEEPEST_FROM_JSON(f)                                                               \
+  known.insert(#f);                                                                         \
+  if (j.contains(#f)) {                                                                     \
+    try {                                                                                   \
+      j.at(#f).get_to(c.f);                                                                 \
+    } catch (const nlohmann::json::exception&) {                                            \
+      throw std::invalid_argument(std::string("config key '") + #f +                        \
+                                  "' has the wrong type: " + j.at(#f).dump() +              \
+                                  " (default: " + to_json(TrainConfig{})[#f].dump() + ")"); \
+    }                                                                                       \
   }
   STEEPEST_TRAIN_CONFIG_FIELDS(STEEPEST_FROM_JSON)
 #undef STEEPEST_FROM_JSON
@@ -68,8 +71,8 @@ void require(bool ok, const std::string& msg) {
 }  // namespace
 
 void validate(const TrainConfig& c) {
-  require(c.vocab_size >= 0, "--vocab-size must be >= 0 (0 = from the data), got " +
-                                 std::to_string(c.vocab_size));
+  require(c.vocab_size >= 0,
+          "--vocab-size must be >= 0 (0 = from the data), got " + std::to_string(c.vocab_size));
   require(c.n_layer >= 1, "--n-layer must be >= 1, got " + std::to_string(c.n_layer));
   require(c.n_head >= 1, "--n-head must be >= 1, got " + std::to_string(c.n_head));
   require(c.n_embd >= 2 && c.n_embd % c.n_head == 0 && (c.n_embd / c.n_head) % 2 == 0,

@@ -20,7 +20,8 @@ double lr_factor(const std::string& schedule, int64_t step, int64_t total, int64
     const double progress = std::clamp((step - warmup) / span, 0.0, 1.0);
     return 0.5 * (1.0 + std::cos(M_PI * progress));
   }
-  throw std::invalid_argument("unknown LR schedule '" + schedule + "'; known: constant, wsd, cosine");
+  throw std::invalid_argument("unknown LR schedule '" + schedule +
+                              "'; known: constant, wsd, cosine");
 }
 
 }  // namespace steepest

@@ -27,7 +27,8 @@ Progress::Progress(int64_t total_steps, std::FILE* out, int tty)
 void Progress::update(int64_t step, double train_loss, double tokens_per_s,
                       double seconds_per_step) {
   char line[200];
-  std::snprintf(line, sizeof(line), "step %lld/%lld | loss %.4f | %.0f tok/s | %.1f ms/step | ETA %s",
+  std::snprintf(line, sizeof(line),
+                "step %lld/%lld | loss %.4f | %.0f tok/s | %.1f ms/step | ETA %s",
                 static_cast<long long>(step), static_cast<long long>(total_), train_loss,
                 tokens_per_s, seconds_per_step * 1e3,
                 format_duration(seconds_per_step * static_cast<double>(total_ - step)).c_str());

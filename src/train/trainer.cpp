@@ -16,6 +16,7 @@
 #include "steepest/train/lr_schedule.h"
 #include "steepest/train/metrics.h"
 #include "steepest/train/progress.h"
+#include "steepest/util/memory.h"
 #include "steepest/util/threads.h"
 
 namespace steepest {
@@ -112,8 +113,7 @@ GPTConfig gpt_config(const TrainConfig& c) {
   return g;
 }
 
-double evaluate(GPT& model, const TokenDataset& val, int64_t batch, int64_t ctx,
-                int64_t batches) {
+double evaluate(GPT& model, const TokenDataset& val, int64_t batch, int64_t ctx, int64_t batches) {
   at::NoGradGuard no_grad;
   double sum = 0;
   for (int64_t i = 0; i < batches; ++i) {
@@ -129,6 +129,7 @@ TrainSummary train(const TrainConfig& config_in, const TrainRunOptions& options)
   const int threads = cfg.threads > 0 ? static_cast<int>(cfg.threads)
                                       : static_cast<int>(std::thread::hardware_concurrency());
   set_threads(std::max(1, threads));
+  keep_freed_memory();
   Progress progress(cfg.steps, options.log, options.tty);
 
   // Data first: a bad shard should fail before anything is written.
@@ -141,11 +142,12 @@ TrainSummary train(const TrainConfig& config_in, const TrainRunOptions& options)
                                 " training tokens; use a smaller --ctx or more data");
   if (val_data.size() <= cfg.ctx)
     throw std::invalid_argument("--ctx " + std::to_string(cfg.ctx) + " is longer than the " +
-                                std::to_string(val_data.size()) +
-                                " validation tokens in '" + cfg.val + "'");
+                                std::to_string(val_data.size()) + " validation tokens in '" +
+                                cfg.val + "'");
 
   const bool resuming = !options.resume.empty();
-  const bool resuming_here = resuming && same_directory(fs::absolute(options.resume).parent_path(), cfg.out);
+  const bool resuming_here =
+      resuming && same_directory(fs::absolute(options.resume).parent_path(), cfg.out);
   prepare_run_dir(cfg.out, options.overwrite, resuming_here);
   const fs::path out(cfg.out);
 
@@ -204,20 +206,22 @@ TrainSummary train(const TrainConfig& config_in, const TrainRunOptions& options)
     const at::Tensor loss = model->loss(x, y);
     const double loss_value = loss.item<double>();
     if (!std::isfinite(loss_value))
-      throw std::runtime_error(
-          "non-finite training loss (" + std::to_string(loss_value) + ") at step " +
-          std::to_string(step) + "; " +
-          (last_good.empty() ? std::string("no checkpoint was written yet")
-                             : "the last good checkpoint is '" + last_good + "'") +
-          ". Lower --lr or set --grad-clip.");
+      throw std::runtime_error("non-finite training loss (" + std::to_string(loss_value) +
+                               ") at step " + std::to_string(step) + "; " +
+                               (last_good.empty()
+                                    ? std::string("no checkpoint was written yet")
+                                    : "the last good checkpoint is '" + last_good + "'") +
+                               ". Lower --lr or set --grad-clip.");
     loss.backward();
     if (cfg.grad_clip > 0) {
       std::vector<at::Tensor> grads;
       for (const auto& p : model->parameters())
         if (p.grad().defined()) grads.push_back(p.grad());
-      const double norm = at::stack(c10::fmap(grads, [](const at::Tensor& g) {
-                                      return at::linalg_vector_norm(g, 2);
-                                    })).norm().item<double>();
+      const double norm =
+          at::stack(
+              c10::fmap(grads, [](const at::Tensor& g) { return at::linalg_vector_norm(g, 2); }))
+              .norm()
+              .item<double>();
       if (norm > cfg.grad_clip)
         for (auto& g : grads) g.mul_(cfg.grad_clip / (norm + 1e-6));
     }
@@ -225,9 +229,9 @@ TrainSummary train(const TrainConfig& config_in, const TrainRunOptions& options)
     try {
       optimizer.step();
     } catch (const c10::Error& e) {
-      throw std::runtime_error("at step " + std::to_string(step) + ": " +
-                               e.what_without_backtrace() +
-                               (last_good.empty() ? "" : " Last good checkpoint: '" + last_good + "'."));
+      throw std::runtime_error(
+          "at step " + std::to_string(step) + ": " + e.what_without_backtrace() +
+          (last_good.empty() ? "" : " Last good checkpoint: '" + last_good + "'."));
     }
     const double opt_s = seconds_since(t_opt);
     const double step_s = seconds_since(t0);

@@ -18,7 +18,8 @@ struct TrainerTest : ::testing::Test {
   TrainConfig cfg;
   void SetUp() override {
     dir = fs::path(::testing::TempDir()) /
-          ("steepest_trainer_" + std::string(::testing::UnitTest::GetInstance()->current_test_info()->name()));
+          ("steepest_trainer_" +
+           std::string(::testing::UnitTest::GetInstance()->current_test_info()->name()));
     fs::remove_all(dir);
     fs::create_directories(dir);
     std::ofstream(dir / "text.txt") << [] {

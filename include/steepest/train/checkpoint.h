@@ -18,8 +18,8 @@ struct TrainState {
   int64_t step = 0;            // optimizer steps completed
   uint64_t data_position = 0;  // batches drawn by the training sampler
   double best_val_loss = std::numeric_limits<double>::infinity();
-  double wall_seconds = 0.0;   // training time so far, across resumes
-  int64_t tokens = 0;          // training tokens consumed so far
+  double wall_seconds = 0.0;  // training time so far, across resumes
+  int64_t tokens = 0;         // training tokens consumed so far
 };
 
 void save_checkpoint(const std::string& path, const torch::nn::Module& model,

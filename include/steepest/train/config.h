@@ -23,7 +23,7 @@ struct TrainConfig {
   double softcap = 0.0;
   // optimization
   int64_t batch = 16;
-  int64_t steps = 2000;
+  int64_t steps = 1400;            // ~5 minutes on 2 cores (docs/RESULTS.md)
   std::string optimizer = "muon";  // `steepest optimizers`; muon = Muon + AdamW hybrid
   double lr = -1.0;                // < 0: the optimizer's default
   double adamw_lr = -1.0;          // muon only: lr of the AdamW half (< 0: default)
