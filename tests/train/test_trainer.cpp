@@ -4,6 +4,7 @@
 #include <fstream>
 
 #include "steepest/data/prepare.h"
+#include "steepest/data/shard.h"
 #include "steepest/train/checkpoint.h"
 #include "steepest/train/metrics.h"
 #include "steepest/train/trainer.h"
@@ -139,6 +140,25 @@ TEST_F(TrainerTest, NonFiniteLossStopsWithTheStepAndKeepsTheLastCheckpoint) {
 TEST_F(TrainerTest, ContextLongerThanDataIsRejected) {
   cfg.ctx = 1 << 20;
   EXPECT_THROW(train(cfg, quiet()), std::invalid_argument);
+}
+
+}  // namespace
+}  // namespace steepest
+
+namespace steepest {
+namespace {
+
+TEST(TrainerVocab, ResolvedFromTheData) {
+  const auto dir = std::filesystem::path(::testing::TempDir()) / "steepest_vocab";
+  std::filesystem::create_directories(dir);
+  TrainConfig c;
+  write_shard((dir / "bytes_000000.bin").string(), {0, 17, 255});
+  EXPECT_EQ(resolve_vocab_size(c, TokenDataset((dir / "bytes_*.bin").string(), 1 << 30)), 256);
+  // A GPT-2-tokenized shard (FineWeb): 50257 padded to a multiple of 64.
+  write_shard((dir / "gpt2_000000.bin").string(), {0, 50000, 50256});
+  EXPECT_EQ(resolve_vocab_size(c, TokenDataset((dir / "gpt2_*.bin").string(), 1 << 30)), 50304);
+  c.vocab_size = 60000;  // an explicit size wins
+  EXPECT_EQ(resolve_vocab_size(c, TokenDataset((dir / "gpt2_*.bin").string(), 1 << 30)), 60000);
 }
 
 }  // namespace
