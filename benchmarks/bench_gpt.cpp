@@ -1,7 +1,8 @@
 // GPT training-step benchmarks at the shapes: 4 layers, 4 heads,
 // 128 wide, vocab 256, ctx 128, fp32.
 //
-//   bench_gpt [--threads N] [--intra-op K] [--malloc-default] [google-benchmark flags]
+//   bench_gpt [--threads N] [--intra-op K] [--malloc-default] [--profile TRACE.json]
+//             [google-benchmark flags]
 // --threads N gives OpenBLAS N threads and libtorch's intra-op pool K (default 1).
 // Unless --malloc-default, glibc malloc is told to keep freed memory (no mmap
 // for large blocks, no trimming): a training step allocates and frees the same
@@ -18,7 +19,13 @@
 #include <ATen/Parallel.h>
 #include <torch/optim/adamw.h>
 
+#include <algorithm>
 #include <cstdio>
+#include <fstream>
+#include <functional>
+#include <map>
+#include <nlohmann/json.hpp>
+#include <torch/csrc/autograd/profiler_legacy.h>
 #include <cstdlib>
 #include <cstring>
 #include <memory>
@@ -34,27 +41,40 @@ namespace {
 
 enum class Mode { FwdBwd, AdamW, Hybrid };
 
-void bm_step(benchmark::State& state, Mode mode) {
-  const int64_t B = state.range(0), T = state.range(1);
+// One training step of the benchmarked kind on a fixed random batch (B, T);
+// owns the model and optimizer.
+std::function<at::Tensor()> make_step(Mode mode, int64_t B, int64_t T) {
+  struct Run {
+    steepest::GPT model{nullptr};
+    at::Tensor x, y;
+    std::unique_ptr<torch::optim::AdamW> adamw;
+    std::unique_ptr<steepest::HybridOptimizer> hybrid;
+  };
+  auto r = std::make_shared<Run>();
   steepest::GPTConfig config;  // 4L / 4H / 128 wide / vocab 256 / ctx 128
   at::manual_seed(0);
-  steepest::GPT model(config);
+  r->model = steepest::GPT(config);
   const auto batch = at::randint(config.vocab_size, {B, T + 1}, at::kLong);
-  const auto x = batch.slice(1, 0, T), y = batch.slice(1, 1);
-  std::unique_ptr<torch::optim::AdamW> adamw;
-  std::unique_ptr<steepest::HybridOptimizer> hybrid;
+  r->x = batch.slice(1, 0, T);
+  r->y = batch.slice(1, 1);
   if (mode == Mode::AdamW)
-    adamw = std::make_unique<torch::optim::AdamW>(
-        model->parameters(), torch::optim::AdamWOptions(3e-3).betas({0.9, 0.95}).weight_decay(0.0));
-  if (mode == Mode::Hybrid) hybrid = std::make_unique<steepest::HybridOptimizer>(*model);
-  auto step = [&] {
-    model->zero_grad();
-    auto loss = model->loss(x, y);
+    r->adamw = std::make_unique<torch::optim::AdamW>(
+        r->model->parameters(),
+        torch::optim::AdamWOptions(3e-3).betas({0.9, 0.95}).weight_decay(0.0));
+  if (mode == Mode::Hybrid) r->hybrid = std::make_unique<steepest::HybridOptimizer>(*r->model);
+  return [r] {
+    r->model->zero_grad();
+    auto loss = r->model->loss(r->x, r->y);
     loss.backward();
-    if (adamw) adamw->step();
-    if (hybrid) hybrid->step();
+    if (r->adamw) r->adamw->step();
+    if (r->hybrid) r->hybrid->step();
     return loss;
   };
+}
+
+void bm_step(benchmark::State& state, Mode mode) {
+  const int64_t B = state.range(0), T = state.range(1);
+  auto step = make_step(mode, B, T);
   step();  // warm-up: allocator, optimizer state
   for (auto _ : state) {
     auto loss = step();
@@ -62,6 +82,36 @@ void bm_step(benchmark::State& state, Mode mode) {
   }
   state.counters["tok/s"] =
       benchmark::Counter(double(B * T), benchmark::Counter::kIsIterationInvariantRate);
+}
+
+// --profile: 20 AdamW steps at 8×64 under libtorch's autograd profiler; writes
+// the Chrome trace to `path` and prints ms/step per op name (self+children, so
+// nested ops overlap), most expensive first.
+void profile(const std::string& path) {
+  auto step = make_step(Mode::AdamW, 8, 64);
+  for (int i = 0; i < 5; ++i) step();
+  const int steps = 20;
+  {
+    torch::autograd::profiler::RecordProfile guard(path);
+    for (int i = 0; i < steps; ++i) step();
+  }
+  std::ifstream in(path);
+  const auto trace = nlohmann::json::parse(in);
+  std::map<std::string, std::pair<double, int>> by_name;
+  for (const auto& e : trace.is_array() ? trace : trace.at("traceEvents")) {
+    if (e.value("ph", "") != "X") continue;
+    auto& slot = by_name[e.at("name").get<std::string>()];
+    slot.first += e.value("dur", 0.0);
+    ++slot.second;
+  }
+  std::vector<std::pair<double, std::string>> rows;
+  for (const auto& [name, v] : by_name) rows.emplace_back(v.first, name);
+  std::sort(rows.rbegin(), rows.rend());
+  std::printf("%10s %8s  %s   (step_adamw 8x64, %d steps, trace: %s)\n", "ms/step", "calls",
+              "op", steps, path.c_str());
+  for (size_t i = 0; i < std::min<size_t>(25, rows.size()); ++i)
+    std::printf("%10.2f %8.1f  %s\n", rows[i].first / steps / 1e3,
+                by_name[rows[i].second].second / double(steps), rows[i].second.c_str());
 }
 
 void shapes(benchmark::internal::Benchmark* b) {
@@ -74,12 +124,15 @@ void shapes(benchmark::internal::Benchmark* b) {
 int main(int argc, char** argv) {
   int threads = 0, intra_op = 1;
   bool keep_memory = true;
+  std::string profile_path;
   std::vector<char*> rest;
   for (int i = 0; i < argc; ++i) {
     if (std::strcmp(argv[i], "--threads") == 0 && i + 1 < argc) {
       threads = std::atoi(argv[++i]);
     } else if (std::strcmp(argv[i], "--intra-op") == 0 && i + 1 < argc) {
       intra_op = std::atoi(argv[++i]);
+    } else if (std::strcmp(argv[i], "--profile") == 0 && i + 1 < argc) {
+      profile_path = argv[++i];
     } else if (std::strcmp(argv[i], "--malloc-default") == 0) {
       keep_memory = false;
     } else {
@@ -88,6 +141,10 @@ int main(int argc, char** argv) {
   }
   if (threads > 0) steepest::set_threads(threads, intra_op);
   if (keep_memory) steepest::keep_freed_memory();
+  if (!profile_path.empty()) {
+    profile(profile_path);
+    return 0;
+  }
   benchmark::RegisterBenchmark("fwd_bwd", bm_step, Mode::FwdBwd)->Apply(shapes);
   benchmark::RegisterBenchmark("step_adamw", bm_step, Mode::AdamW)->Apply(shapes);
   benchmark::RegisterBenchmark("step_hybrid", bm_step, Mode::Hybrid)->Apply(shapes);
