@@ -11,10 +11,7 @@ LoadedRun load_run(const std::string& run) {
   LoadedRun r;
   r.config = read_checkpoint_config(ckpt);
   r.model = GPT(gpt_config(r.config));
-  ModelOptimizerOptions oo;  // the optimizer state is read and dropped
-  oo.name = r.config.optimizer;
-  oo.orthogonalizer = r.config.orthogonalizer;
-  ModelOptimizer opt(*r.model, oo);
+  ModelOptimizer opt(*r.model, model_optimizer_options(r.config));  // state read and dropped
   r.step = load_checkpoint(ckpt, *r.model, opt).step;
   return r;
 }

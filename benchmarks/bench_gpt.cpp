@@ -19,19 +19,20 @@
 #include <ATen/Parallel.h>
 #include <torch/optim/adamw.h>
 
+#include <torch/csrc/autograd/profiler_legacy.h>
 #include <algorithm>
 #include <cstdio>
+#include <cstdlib>
+#include <cstring>
 #include <fstream>
 #include <functional>
 #include <map>
-#include <nlohmann/json.hpp>
-#include <torch/csrc/autograd/profiler_legacy.h>
-#include <cstdlib>
-#include <cstring>
 #include <memory>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
 
+#include "bench_threads.h"
 #include "steepest/model/gpt.h"
 #include "steepest/optim/hybrid.h"
 #include "steepest/util/memory.h"
@@ -107,8 +108,8 @@ void profile(const std::string& path) {
   std::vector<std::pair<double, std::string>> rows;
   for (const auto& [name, v] : by_name) rows.emplace_back(v.first, name);
   std::sort(rows.rbegin(), rows.rend());
-  std::printf("%10s %8s  %s   (step_adamw 8x64, %d steps, trace: %s)\n", "ms/step", "calls",
-              "op", steps, path.c_str());
+  std::printf("%10s %8s  %s   (step_adamw 8x64, %d steps, trace: %s)\n", "ms/step", "calls", "op",
+              steps, path.c_str());
   for (size_t i = 0; i < std::min<size_t>(25, rows.size()); ++i)
     std::printf("%10.2f %8.1f  %s\n", rows[i].first / steps / 1e3,
                 by_name[rows[i].second].second / double(steps), rows[i].second.c_str());
@@ -122,15 +123,13 @@ void shapes(benchmark::internal::Benchmark* b) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  int threads = 0, intra_op = 1;
+  steepest::bench::ThreadFlags thread_flags;
   bool keep_memory = true;
   std::string profile_path;
   std::vector<char*> rest;
   for (int i = 0; i < argc; ++i) {
-    if (std::strcmp(argv[i], "--threads") == 0 && i + 1 < argc) {
-      threads = std::atoi(argv[++i]);
-    } else if (std::strcmp(argv[i], "--intra-op") == 0 && i + 1 < argc) {
-      intra_op = std::atoi(argv[++i]);
+    if (thread_flags.consume(i, argc, argv)) {
+      continue;
     } else if (std::strcmp(argv[i], "--profile") == 0 && i + 1 < argc) {
       profile_path = argv[++i];
     } else if (std::strcmp(argv[i], "--malloc-default") == 0) {
@@ -139,7 +138,7 @@ int main(int argc, char** argv) {
       rest.push_back(argv[i]);
     }
   }
-  if (threads > 0) steepest::set_threads(threads, intra_op);
+  thread_flags.apply();
   if (keep_memory) steepest::keep_freed_memory();
   if (!profile_path.empty()) {
     profile(profile_path);

@@ -19,6 +19,7 @@
 #include <string>
 #include <vector>
 
+#include "bench_threads.h"
 #include "steepest/linalg/orthogonalizer.h"
 #include "steepest/util/threads.h"
 
@@ -93,21 +94,19 @@ class FractionReporter : public benchmark::ConsoleReporter {
 }  // namespace
 
 int main(int argc, char** argv) {
-  int threads = 0, intra_op = 1;
+  steepest::bench::ThreadFlags thread_flags;
   bool bf16 = false;
   std::vector<char*> rest;
   for (int i = 0; i < argc; ++i) {
-    if (std::strcmp(argv[i], "--threads") == 0 && i + 1 < argc) {
-      threads = std::atoi(argv[++i]);
-    } else if (std::strcmp(argv[i], "--intra-op") == 0 && i + 1 < argc) {
-      intra_op = std::atoi(argv[++i]);
+    if (thread_flags.consume(i, argc, argv)) {
+      continue;
     } else if (std::strcmp(argv[i], "--bf16") == 0) {
       bf16 = true;
     } else {
       rest.push_back(argv[i]);
     }
   }
-  if (threads > 0) steepest::set_threads(threads, intra_op);
+  thread_flags.apply();
   std::vector<std::string> methods = steepest::orthogonalizer_names();
   for (auto [m, n] : kShapes) {
     const std::string s = shape_name(m, n);

@@ -113,6 +113,17 @@ GPTConfig gpt_config(const TrainConfig& c) {
   return g;
 }
 
+ModelOptimizerOptions model_optimizer_options(const TrainConfig& c) {
+  ModelOptimizerOptions o;
+  o.name = c.optimizer;
+  o.lr = c.lr;
+  o.adamw_lr = c.adamw_lr;
+  o.weight_decay = c.weight_decay;
+  o.orthogonalizer = c.orthogonalizer;
+  o.ns_steps = static_cast<int>(c.ns_steps);
+  return o;
+}
+
 double evaluate(GPT& model, const TokenDataset& val, int64_t batch, int64_t ctx, int64_t batches) {
   at::NoGradGuard no_grad;
   double sum = 0;
@@ -153,14 +164,7 @@ TrainSummary train(const TrainConfig& config_in, const TrainRunOptions& options)
 
   at::manual_seed(static_cast<uint64_t>(cfg.seed));
   GPT model(gpt_config(cfg));
-  ModelOptimizerOptions oo;
-  oo.name = cfg.optimizer;
-  oo.lr = cfg.lr;
-  oo.adamw_lr = cfg.adamw_lr;
-  oo.weight_decay = cfg.weight_decay;
-  oo.orthogonalizer = cfg.orthogonalizer;
-  oo.ns_steps = static_cast<int>(cfg.ns_steps);
-  ModelOptimizer optimizer(*model, oo);
+  ModelOptimizer optimizer(*model, model_optimizer_options(cfg));
   BatchSampler sampler(train_data, cfg.batch, cfg.ctx, static_cast<uint64_t>(cfg.seed));
 
   TrainState state;

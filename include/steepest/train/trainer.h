@@ -9,6 +9,7 @@
 
 #include "steepest/data/token_dataset.h"
 #include "steepest/model/gpt.h"
+#include "steepest/optim/model_optimizer.h"
 #include "steepest/train/config.h"
 
 namespace steepest {
@@ -45,5 +46,8 @@ double evaluate(GPT& model, const TokenDataset& val, int64_t batch, int64_t ctx,
 
 // The GPT a config describes (vocab_size must already be resolved).
 GPTConfig gpt_config(const TrainConfig& config);
+
+// The optimizer a config describes.
+ModelOptimizerOptions model_optimizer_options(const TrainConfig& config);
 
 }  // namespace steepest
