@@ -62,9 +62,13 @@ void add_train_command(CLI::App& app) {
   const auto defaults = to_json(TrainConfig{});
   for (const auto& item : defaults.items()) {
     const std::string key = item.key();
-    args->options[key] = cmd->add_option(
-        "--" + dashed(key), args->values[key],
-        std::string(train_config_help(key)) + " (default " + item.value().dump() + ")");
+    const auto& d = item.value();
+    args->options[key] =
+        cmd->add_option("--" + dashed(key), args->values[key],
+                        std::string(train_config_help(key)) + " (default " + d.dump() + ")")
+            ->type_name(d.is_number_integer() ? "INT"
+                        : d.is_number_float() ? "FLOAT"
+                                              : "TEXT");
   }
   cmd->callback([args, defaults] {
     // defaults < checkpoint's config (resume) < --config file < flags given.

@@ -144,7 +144,17 @@ TrainSummary train(const TrainConfig& config_in, const TrainRunOptions& options)
   Progress progress(cfg.steps, options.log, options.tty);
 
   // Data first: a bad shard should fail before anything is written.
-  TokenDataset train_data(cfg.train, cfg.vocab_size > 0 ? cfg.vocab_size : (int64_t{1} << 31));
+  const auto load_train = [&] {
+    try {
+      return TokenDataset(cfg.train, cfg.vocab_size > 0 ? cfg.vocab_size : (int64_t{1} << 31));
+    } catch (const std::runtime_error& e) {
+      if (cfg.train != TrainConfig{}.train) throw;
+      throw std::runtime_error(
+          std::string(e.what()) +
+          "; the default corpus is built by `steepest data prepare --default`");
+    }
+  };
+  TokenDataset train_data = load_train();
   cfg.vocab_size = resolve_vocab_size(cfg, train_data);
   TokenDataset val_data(cfg.val, cfg.vocab_size);
   if (train_data.size() <= cfg.ctx)
