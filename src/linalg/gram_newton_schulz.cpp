@@ -24,8 +24,9 @@ struct GramOps {
                   double alpha, int64_t m, int64_t k, int64_t n) const {
     count_gemm(cost, m, k, n, batch);
     if (dry) return {};
-    if (!self.defined()) return a.dim() == 2 ? at::mm(a, b) : at::bmm(a, b);
-    return a.dim() == 2 ? at::addmm(self, a, b, beta, alpha) : at::baddbmm(self, a, b, beta, alpha);
+    // Counted above (a dry run has no tensors to count from).
+    return self.defined() ? detail::gemm(self, a, b, beta, alpha, nullptr)
+                          : detail::matmul(a, b, nullptr);
   }
 };
 

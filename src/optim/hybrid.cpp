@@ -10,6 +10,7 @@
 #include <set>
 #include <unordered_map>
 
+#include "optim/gradient_checks.h"
 #include "optim/state_bytes.h"
 #include "steepest/compat.h"
 
@@ -140,11 +141,7 @@ void HybridOptimizer::build(const std::vector<NamedParameter>& params,
 void HybridOptimizer::step() {
   for (const auto& [name, p] : params_) {
     if (!p.grad().defined()) continue;
-    TORCH_CHECK(at::isfinite(p.grad()).all().item<bool>(),
-                "HybridOptimizer: non-finite gradient (NaN or Inf) in parameter '", name,
-                "' (shape ", p.sizes(),
-                "); no parameter was updated. Lower the learning rate, clip gradients, or check "
-                "the loss for overflow.");
+    detail::check_finite_gradient(p.grad(), "HybridOptimizer", name, p.sizes());
   }
   if (muon_) muon_->step();
   if (adamw_) adamw_->step();

@@ -4,6 +4,7 @@
 #include <torch/serialize/input-archive.h>
 #include <torch/serialize/output-archive.h>
 
+#include "optim/gradient_checks.h"
 #include "steepest/compat.h"
 
 namespace steepest {
@@ -61,11 +62,7 @@ void NamedOptimizer::check_gradients() const {
   for (const auto& group : param_groups_) {
     for (const auto& p : group.params()) {
       if (!p.grad().defined()) continue;
-      TORCH_CHECK(at::isfinite(p.grad()).all().item<bool>(), kind(),
-                  ": non-finite gradient (NaN or Inf) in parameter '", param_name(p), "' (shape ",
-                  p.sizes(),
-                  "); no parameter was updated. Lower the learning rate, clip gradients, or "
-                  "check the loss for overflow.");
+      detail::check_finite_gradient(p.grad(), kind(), param_name(p), p.sizes());
     }
   }
 }
