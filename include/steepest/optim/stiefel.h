@@ -1,0 +1,107 @@
+// Optimizers that keep each weight on the Stiefel manifold St = {W : WᵀW = I}
+// (REFERENCE.md §5; manifold Muon from Bernstein, "Modular Manifolds", 2025).
+#pragma once
+
+#include <ATen/ATen.h>
+#include <torch/optim/optimizer.h>
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "steepest/linalg/cost.h"
+#include "steepest/optim/named_optimizer.h"
+
+namespace steepest {
+
+// How the update direction is found from the momentum M (W tall m×n, m ≥ n).
+enum class StiefelMethod {
+  Tangent,     // "tangent": D = ξ·√n/‖ξ‖_F, ξ = M − W·sym(WᵀM); 2 GEMMs
+  DualAscent,  // "dual-ascent": manifold Muon, A = msign(M + 2WΛ) with WᵀA + AᵀW → 0
+};
+// How W − lr·D is brought back onto St.
+enum class StiefelRetraction {
+  Polar,   // "polar": quintic Newton–Schulz (15/8, −10/8, 3/8) steps, no normalization
+  Cayley,  // "cayley": Cayley transform by fixed-point iteration (Li, Fuxin & Todorovic 2020)
+  Qr,      // "qr": Q of the QR factorization, signs fixed so that diag(R) > 0
+};
+// Parse a name; std::invalid_argument listing the valid names otherwise.
+StiefelMethod stiefel_method_from_name(const std::string& name);  // "tangent" | "dual-ascent"
+StiefelRetraction stiefel_retraction_from_name(
+    const std::string& name);  // "polar" | "cayley" | "qr"
+
+struct StiefelOptions : torch::optim::OptimizerCloneableOptions<StiefelOptions> {
+  StiefelOptions(double lr = 0.02) : lr_(lr) {}
+  TORCH_ARG(double, lr);
+  // EMA momentum like Muon: B ← lerp(B, G, 1−μ); the update uses lerp(G, B, μ)
+  // with Nesterov, B without.
+  TORCH_ARG(double, momentum) = 0.95;
+  TORCH_ARG(bool, nesterov) = true;
+  TORCH_ARG(std::string, method) = "tangent";  // kind() "stiefel" | "dual-ascent" → "manifold-muon"
+  TORCH_ARG(std::string, retraction) = "polar";  // "polar" | "cayley" | "qr"
+  // polar: quintic steps; cayley: fixed-point iterations after the Euler start;
+  // qr: unused. 0 is allowed (polar: no retraction; cayley: explicit Euler).
+  TORCH_ARG(int, retraction_steps) = 2;
+  // Dual-ascent only: K iterations on Λ, with step α_k = α·(1 − k/K) (the
+  // decay of Bernstein's reference code). M is rescaled to ‖M‖_F = √n first
+  // (the dual problem's solution A does not depend on M's scale), so α is
+  // dimensionless. α = 0.2 measured best on random 32×16 problems: ‖WᵀA + AᵀW‖_F
+  // ≈ 4 → 0.1 (K = 10) → 0.02 (K = 30); a constant α ≥ 0.1 stalls near 1–2.
+  TORCH_ARG(int, dual_steps) = 10;
+  TORCH_ARG(double, dual_lr) = 0.2;
+  // msign inside dual ascent: any orthogonalizer_names() entry.
+  TORCH_ARG(std::string, orthogonalizer) = "polar-express";
+  // The constructor moves each non-zero weight onto St by exact polar (SVD).
+  // A zero weight (e.g. a GPT output projection) is left alone and lands on St
+  // at its first step, whose retraction is then the exact msign(W − lr·D).
+  TORCH_ARG(bool, project_init) = true;
+
+ public:
+  double get_lr() const override { return lr(); }
+  void set_lr(const double lr) override { this->lr(lr); }
+};
+
+// The GEMMs (and QR/SVD FLOP estimates) one step() spends on one m×n weight
+// (either orientation), equal to what last_step_cost() reports for it. Not
+// included: the one exact SVD of a zero weight's first step.
+Cost stiefel_step_cost(const StiefelOptions& options, int64_t m, int64_t n);
+
+// The building blocks, on a tall W (m×n, m ≥ n, WᵀW ≈ I) and M of the same shape.
+// Tangent direction ξ·√n/‖ξ‖_F with ξ = M − W·sym(WᵀM) (zero if ξ = 0). 2 GEMMs.
+at::Tensor stiefel_tangent_direction(const at::Tensor& W, const at::Tensor& M,
+                                     Cost* cost = nullptr);
+// Manifold Muon direction A ≈ argmin ⟨M, A⟩ s.t. ‖A‖₂ ≤ 1, WᵀA + AᵀW = 0, by
+// `dual_steps` (≥ 1) ascent steps on Λ (n×n, from 0; step sizes as in StiefelOptions). A is the
+// last candidate; `residual` (if non-null) receives ‖WᵀA + AᵀW‖_F as a 0-d tensor (no sync).
+at::Tensor stiefel_dual_ascent_direction(const at::Tensor& W, const at::Tensor& M, int dual_steps,
+                                         double dual_lr, const std::string& orthogonalizer,
+                                         Cost* cost = nullptr, at::Tensor* residual = nullptr);
+// A point of St near W − lr·D. cayley uses D itself (its skew generator
+// D̂Wᵀ − WD̂ᵀ, D̂ = D − ½W(WᵀD), is applied in low-rank form, never as m×m).
+at::Tensor stiefel_retract(StiefelRetraction retraction, const at::Tensor& W, const at::Tensor& D,
+                           double lr, int steps, Cost* cost = nullptr);
+// ‖WᵀW − I‖_F for a tall W, ‖WWᵀ − I‖_F for a wide one (fp64).
+double stiefel_distance(const at::Tensor& W);
+
+// Every parameter must be ≥ 2-D (conv weights are treated as (out, in·kh·kw));
+// a wide weight (out < in) is kept with orthonormal rows (its transpose on St).
+// No weight decay: it has no meaning on the manifold.
+class Stiefel : public NamedOptimizer {
+ public:
+  Stiefel(const std::vector<NamedParameter>& params, StiefelOptions defaults = {});
+  Stiefel(std::vector<torch::optim::OptimizerParamGroup> groups, StiefelOptions defaults = {},
+          std::vector<std::string> names = {});
+
+  // "stiefel" (tangent) or "manifold-muon" (dual-ascent), from the defaults' method.
+  std::string kind() const override;
+  at::Tensor step(LossClosure closure = nullptr) override;
+
+  // Largest ‖WᵀA + AᵀW‖_F over the dual-ascent parameters of the last step
+  // (A = the direction taken); NaN if none ran dual ascent. Syncs on a GPU.
+  double last_tangency_residual() const;
+
+ private:
+  std::vector<at::Tensor> residuals_;
+};
+
+}  // namespace steepest

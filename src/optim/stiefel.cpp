@@ -1,0 +1,274 @@
+#include "steepest/optim/stiefel.h"
+
+#include <c10/util/Exception.h>
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+#include <stdexcept>
+
+#include "linalg/gemm.h"
+#include "optim/param_groups.h"
+#include "optim/step_prologue.h"
+#include "steepest/linalg/orthogonalizer.h"
+#include "steepest/linalg/polar_svd.h"
+
+namespace steepest {
+namespace {
+
+// Convergent quintic p(σ) = σ(15/8 − 10/8σ² + 3/8σ⁴): p(1) = 1, p'(1) = p''(1) = 0
+// (the tail of the Polar Express 8-step list, REFERENCE.md §3).
+constexpr double kPolarA = 15.0 / 8.0, kPolarB = -10.0 / 8.0, kPolarC = 3.0 / 8.0;
+
+// Householder QR of an m×n matrix plus forming its thin Q, each
+// 2mn² − (2/3)n³ FLOPs (Trefethen & Bau, Lecture 10).
+double qr_flops(int64_t m, int64_t n) {
+  const double dm = static_cast<double>(m), dn = static_cast<double>(n);
+  return 2.0 * (2.0 * dm * dn * dn - 2.0 / 3.0 * dn * dn * dn);
+}
+
+// X·√n/‖X‖_F (X is tall m×n, so √n = ‖W‖_F for W on St); a zero X stays zero.
+at::Tensor normalize_to_stiefel_scale(const at::Tensor& X) {
+  // fp32 or fp64 norm (half/bf16 would lose the √n to rounding).
+  const bool low = X.scalar_type() != at::kDouble && X.scalar_type() != at::kFloat;
+  const auto norm = at::linalg_vector_norm(low ? X.to(at::kFloat) : X).clamp_min(1e-30);
+  const auto scale = std::sqrt(static_cast<double>(X.size(1))) / norm;
+  return X * scale.to(X.scalar_type());
+}
+
+// The tall (m ≥ n) orientation of a 2-D view.
+at::Tensor tall(const at::Tensor& X) {
+  return X.size(0) < X.size(1) ? X.t() : X;
+}
+
+}  // namespace
+
+StiefelMethod stiefel_method_from_name(const std::string& name) {
+  if (name == "tangent") return StiefelMethod::Tangent;
+  if (name == "dual-ascent") return StiefelMethod::DualAscent;
+  throw std::invalid_argument("unknown Stiefel method '" + name + "'; known: tangent, dual-ascent");
+}
+
+StiefelRetraction stiefel_retraction_from_name(const std::string& name) {
+  if (name == "polar") return StiefelRetraction::Polar;
+  if (name == "cayley") return StiefelRetraction::Cayley;
+  if (name == "qr") return StiefelRetraction::Qr;
+  throw std::invalid_argument("unknown Stiefel retraction '" + name +
+                              "'; known: polar, cayley, qr");
+}
+
+Cost stiefel_step_cost(const StiefelOptions& o, int64_t rows, int64_t cols) {
+  const int64_t m = std::max(rows, cols), n = std::min(rows, cols);
+  Cost c;
+  switch (stiefel_method_from_name(o.method())) {
+    case StiefelMethod::Tangent:
+      count_gemm(&c, n, m, n);  // WᵀM
+      count_gemm(&c, m, n, n);  // W·sym(WᵀM)
+      break;
+    case StiefelMethod::DualAscent: {
+      const Orthogonalizer ortho = Orthogonalizer::from_name(o.orthogonalizer());
+      for (int k = 0; k < o.dual_steps(); ++k) {
+        if (k > 0) count_gemm(&c, m, n, n);  // W·Λ (Λ = 0 at k = 0)
+        c += ortho.cost(m, n);
+        count_gemm(&c, n, m, n);  // WᵀA
+      }
+      break;
+    }
+  }
+  switch (stiefel_retraction_from_name(o.retraction())) {
+    case StiefelRetraction::Polar:
+      for (int s = 0; s < o.retraction_steps(); ++s) {
+        count_gemm(&c, n, m, n);  // XᵀX
+        count_gemm(&c, n, n, n);  // (XᵀX)²
+        count_gemm(&c, m, n, n);  // X·poly
+      }
+      break;
+    case StiefelRetraction::Cayley:
+      count_gemm(&c, n, m, n);  // WᵀD
+      count_gemm(&c, m, n, n);  // D̂ = D − ½W(WᵀD)
+      for (int s = 0; s <= o.retraction_steps(); ++s) {
+        count_gemm(&c, 2 * n, m, n);  // Vᵀ·X
+        count_gemm(&c, m, 2 * n, n);  // U·(VᵀX)
+      }
+      break;
+    case StiefelRetraction::Qr:
+      c.other_flops += qr_flops(m, n);
+      break;
+  }
+  return c;
+}
+
+at::Tensor stiefel_tangent_direction(const at::Tensor& W, const at::Tensor& M, Cost* cost) {
+  // S = sym(WᵀM) (n×n); ξ = M − W·S removes the normal component W·S.
+  auto S = detail::matmul(detail::mT(W), M, cost);
+  S = (S + detail::mT(S)) * 0.5;
+  return normalize_to_stiefel_scale(detail::gemm(M, W, S, 1.0, -1.0, cost));
+}
+
+at::Tensor stiefel_dual_ascent_direction(const at::Tensor& W, const at::Tensor& M, int dual_steps,
+                                         double dual_lr, const std::string& orthogonalizer,
+                                         Cost* cost, at::Tensor* residual) {
+  TORCH_CHECK(dual_steps >= 1, "Stiefel dual ascent needs dual_steps >= 1, got ", dual_steps);
+  const Orthogonalizer msign = Orthogonalizer::from_name(orthogonalizer);
+  // The minimizer of ⟨M, A⟩ does not depend on M's scale; fixing ‖M‖_F = √n
+  // puts Λ on a fixed scale, so one α serves every gradient magnitude.
+  const at::Tensor Mn = normalize_to_stiefel_scale(M);
+  at::Tensor Lambda, A, H;  // Λ, H: n×n symmetric; A: m×n
+  for (int k = 0; k < dual_steps; ++k) {
+    A = msign(k == 0 ? Mn : detail::gemm(Mn, W, Lambda, 1.0, 2.0, cost), cost);
+    const auto WtA = detail::matmul(detail::mT(W), A, cost);
+    H = WtA + detail::mT(WtA);  // ∂/∂Λ of the dual, up to sign: A's tangency violation
+    // α_k = α·(1 − k/K): the linear decay of Bernstein's reference code, which
+    // settles the non-smooth dual (a constant α stalls or oscillates).
+    const double a = dual_lr * (1.0 - static_cast<double>(k) / dual_steps);
+    if (k + 1 < dual_steps) Lambda = k == 0 ? H * -a : Lambda - H * a;
+  }
+  if (residual != nullptr) *residual = at::linalg_vector_norm(H.to(at::kFloat));
+  return A;
+}
+
+at::Tensor stiefel_retract(StiefelRetraction retraction, const at::Tensor& W, const at::Tensor& D,
+                           double lr, int steps, Cost* cost) {
+  const int64_t m = W.size(0), n = W.size(1);
+  switch (retraction) {
+    case StiefelRetraction::Polar: {
+      // X ← X·p(XᵀX): X's singular values are already ≈ 1 (√(1 + lr²σ(D)²) for a
+      // tangent D), so no Frobenius normalization; the error cubes each step.
+      at::Tensor X = W - D * lr;
+      for (int s = 0; s < steps; ++s) {
+        const auto A = detail::matmul(detail::mT(X), X, cost);         // n×n
+        const auto B = detail::gemm(A, A, A, kPolarB, kPolarC, cost);  // b·A + c·A²
+        X = detail::gemm(X, X, B, kPolarA, 1.0, cost);                 // a·X + X·B
+      }
+      return X;
+    }
+    case StiefelRetraction::Cayley: {
+      // Li, Fuxin & Todorovic 2020: Y = W − (lr/2)·A_s(W + Y) is the Cayley
+      // transform (I + lr/2·A_s)⁻¹(I − lr/2·A_s)W, orthogonal for skew A_s =
+      // D̂Wᵀ − WD̂ᵀ, whose action on W is the tangent part of D. A_s = U·Vᵀ with
+      // U = [D̂, W], V = [W, −D̂] (m×2n), so A_s·X = U·(VᵀX) costs O(mn²).
+      const auto K = detail::matmul(detail::mT(W), D, cost);   // n×n
+      const auto Dh = detail::gemm(D, W, K, 1.0, -0.5, cost);  // D − ½W(WᵀD)
+      const auto U = at::cat({Dh, W}, 1);
+      const auto Vt = detail::mT(at::cat({W, -Dh}, 1));                     // 2n×m
+      const auto P = detail::matmul(U, detail::matmul(Vt, W, cost), cost);  // A_s·W
+      at::Tensor Y = W - P * lr;                                            // explicit Euler start
+      const at::Tensor base = W - P * (0.5 * lr);
+      for (int s = 0; s < steps; ++s)
+        Y = detail::gemm(base, U, detail::matmul(Vt, Y, cost), 1.0, -0.5 * lr, cost);
+      return Y;
+    }
+    case StiefelRetraction::Qr: {
+      const auto QR = at::linalg_qr(W - D * lr, "reduced");
+      if (cost != nullptr) cost->other_flops += qr_flops(m, n);
+      // Q·diag(sign(diag R)) makes R's diagonal positive: the unique Q that is
+      // continuous in its input (and Q = W when D = 0).
+      auto sign = at::sign(std::get<1>(QR).diagonal());
+      sign = at::where(sign == 0, at::ones_like(sign), sign);
+      return std::get<0>(QR) * sign.unsqueeze(0);
+    }
+  }
+  return W;
+}
+
+double stiefel_distance(const at::Tensor& W) {
+  const auto X = tall(W.reshape({W.size(0), -1}).to(at::kDouble));
+  const auto I = at::eye(X.size(1), X.options());
+  return at::linalg_vector_norm(at::mm(X.t(), X) - I).item<double>();
+}
+
+Stiefel::Stiefel(const std::vector<NamedParameter>& params, StiefelOptions defaults)
+    : Stiefel({torch::optim::OptimizerParamGroup(detail::tensors_of(params))}, std::move(defaults),
+              detail::names_of(params)) {}
+
+Stiefel::Stiefel(std::vector<torch::optim::OptimizerParamGroup> groups, StiefelOptions defaults,
+                 std::vector<std::string> names)
+    : NamedOptimizer(std::move(groups), std::make_unique<StiefelOptions>(defaults),
+                     std::move(names)) {
+  at::NoGradGuard no_grad;
+  for (const auto& group : param_groups_) {
+    const auto& o = static_cast<const StiefelOptions&>(group.options());
+    TORCH_CHECK(o.lr() >= 0, "Stiefel: learning rate must be >= 0, got ", o.lr());
+    TORCH_CHECK(o.momentum() >= 0 && o.momentum() < 1, "Stiefel: momentum must be in [0, 1), got ",
+                o.momentum());
+    stiefel_method_from_name(o.method());  // validate the names
+    stiefel_retraction_from_name(o.retraction());
+    Orthogonalizer::from_name(o.orthogonalizer());
+    TORCH_CHECK(o.retraction_steps() >= 0, "Stiefel: retraction_steps must be >= 0, got ",
+                o.retraction_steps());
+    TORCH_CHECK(o.dual_steps() >= 1, "Stiefel: dual_steps must be >= 1, got ", o.dual_steps());
+    TORCH_CHECK(o.dual_lr() > 0, "Stiefel: dual_lr must be > 0, got ", o.dual_lr());
+    for (const auto& p : group.params()) {
+      TORCH_CHECK(p.dim() >= 2, "Stiefel: parameter '", param_name(p), "' has shape ", p.sizes(),
+                  "; only matrices live on the Stiefel manifold. Route 1-D parameters "
+                  "(biases, gains) to AdamW, e.g. with steepest::HybridOptimizer.");
+      if (!o.project_init() || !p.any().item<bool>()) continue;  // zero: see project_init
+      const auto W = tall(p.reshape({p.size(0), -1}));
+      const auto P = polar_svd(W);
+      at::Tensor(p).copy_((W.size(0) == p.size(0) ? P : P.t()).reshape(p.sizes()));
+    }
+  }
+}
+
+std::string Stiefel::kind() const {
+  const auto& o = static_cast<const StiefelOptions&>(defaults());
+  return stiefel_method_from_name(o.method()) == StiefelMethod::Tangent ? "stiefel"
+                                                                        : "manifold-muon";
+}
+
+double Stiefel::last_tangency_residual() const {
+  double r = std::numeric_limits<double>::quiet_NaN();
+  for (const auto& t : residuals_) {
+    const double v = t.item<double>();
+    r = std::isnan(r) ? v : std::max(r, v);
+  }
+  return r;
+}
+
+at::Tensor Stiefel::step(LossClosure closure) {
+  at::NoGradGuard no_grad;
+  at::Tensor loss = detail::run_closure(closure);
+  check_gradients();
+  step_cost_ = Cost{};
+  residuals_.clear();
+  for (auto& group : param_groups_) {
+    const auto& o = static_cast<const StiefelOptions&>(group.options());
+    const StiefelMethod method = stiefel_method_from_name(o.method());
+    const StiefelRetraction retraction = stiefel_retraction_from_name(o.retraction());
+    for (auto& p : group.params()) {
+      if (!p.grad().defined()) continue;
+      // Also covers groups added later through add_param_group().
+      TORCH_CHECK(p.dim() >= 2, "Stiefel: parameter '", param_name(p), "' has shape ", p.sizes(),
+                  "; route 1-D parameters to AdamW");
+      const at::Tensor& g = p.grad();
+      auto& st = state_of(p);
+      auto& buf = st.buffers["momentum_buffer"];
+      if (!buf.defined()) buf = at::zeros_like(p, at::MemoryFormat::Contiguous);
+      const bool first = st.step++ == 0;
+      buf.lerp_(g, 1.0 - o.momentum());
+      const at::Tensor u = o.nesterov() ? g.lerp(buf, o.momentum()) : buf;
+      // Work on the tall orientation (m×n, m ≥ n) of the (out, in·k…) matrix.
+      const at::Tensor W = tall(p.reshape({p.size(0), -1}));
+      const at::Tensor M = tall(u.reshape({u.size(0), -1}));
+      at::Tensor D;
+      if (method == StiefelMethod::Tangent) {
+        D = stiefel_tangent_direction(W, M, &step_cost_);
+      } else {
+        at::Tensor residual;
+        D = stiefel_dual_ascent_direction(W, M, o.dual_steps(), o.dual_lr(), o.orthogonalizer(),
+                                          &step_cost_, &residual);
+        residuals_.push_back(residual);
+      }
+      // A zero weight is off the manifold and has no retraction-friendly
+      // spectrum: its first step takes the exact msign(W − lr·D) (one SVD).
+      const at::Tensor Wn =
+          first && !W.any().item<bool>()
+              ? polar_svd(W - D * o.lr(), &step_cost_)
+              : stiefel_retract(retraction, W, D, o.lr(), o.retraction_steps(), &step_cost_);
+      p.copy_((W.size(0) == p.size(0) ? Wn : Wn.t()).reshape(p.sizes()));
+    }
+  }
+  return loss;
+}
+
+}  // namespace steepest
