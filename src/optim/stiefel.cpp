@@ -202,10 +202,16 @@ Stiefel::Stiefel(std::vector<torch::optim::OptimizerParamGroup> groups, StiefelO
       TORCH_CHECK(p.dim() >= 2, "Stiefel: parameter '", param_name(p), "' has shape ", p.sizes(),
                   "; only matrices live on the Stiefel manifold. Route 1-D parameters "
                   "(biases, gains) to AdamW, e.g. with steepest::HybridOptimizer.");
-      if (!o.project_init() || !p.any().item<bool>()) continue;  // zero: see project_init
+    }
+  }
+  // Only once everything checked out, so that a rejected call changes no weight.
+  for (const auto& group : param_groups_) {
+    if (!static_cast<const StiefelOptions&>(group.options()).project_init()) continue;
+    for (const auto& p : group.params()) {
+      if (!p.any().item<bool>()) continue;  // zero: lands on St at its first step
       const auto W = tall(p.reshape({p.size(0), -1}));
       const auto P = polar_svd(W);
-      at::Tensor(p).copy_((W.size(0) == p.size(0) ? P : P.t()).reshape(p.sizes()));
+      p.copy_((W.size(0) == p.size(0) ? P : P.t()).reshape(p.sizes()));
     }
   }
 }

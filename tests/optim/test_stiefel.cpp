@@ -37,7 +37,9 @@ TEST_P(StiefelVariants, HundredRandomStepsStayOnTheManifold) {
   at::manual_seed(31);
   auto W = param({32, 16});
   auto V = param({16, 32});  // wide: rows stay orthonormal
-  Stiefel opt({{"w", W}, {"v", V}}, StiefelOptions(0.02).method(method).retraction(retraction));
+  // 5 dual steps keep the test fast; the manifold error comes from the retraction.
+  Stiefel opt({{"w", W}, {"v", V}},
+              StiefelOptions(0.02).method(method).retraction(retraction).dual_steps(5));
   EXPECT_LT(stiefel_distance(W), 1e-5);
   for (int t = 0; t < 100; ++t) {
     W.mutable_grad() = at::randn({32, 16});
@@ -68,7 +70,12 @@ TEST_P(StiefelVariants, DescendsToThePolarFactorOfC) {
   const double err = testing::rel_err(W.detach(), polar_svd(C));
   std::printf("[ measured ] %s/%s: |W - msign(C)|/|msign(C)| = %.3g\n", method.c_str(),
               retraction.c_str(), err);
-  EXPECT_LT(err, 0.02) << method << "/" << retraction;
+  // Measured: tangent ≤ 1.3e-3 (cayley; polar, qr ≈ 1e-4), dual-ascent ≤ 3e-5 with
+  // polar/cayley but 0.019 with qr: QR turns the normal part W·S of a not quite
+  // tangent A (residual ≈ 0.2 after 10 dual steps) into a rotation of W, where
+  // polar and cayley drop it.
+  const double tol = method == "dual-ascent" && retraction == "qr" ? 0.05 : 5e-3;
+  EXPECT_LT(err, tol) << method << "/" << retraction;
 }
 
 // step() spends exactly what stiefel_step_cost() predicts, for tall, wide,
@@ -301,8 +308,10 @@ TEST(Stiefel, SaveLoadContinuesBitIdentically) {
   }
 }
 
+// Rejected before any weight is projected.
 TEST(Stiefel, BadNamesAndVectorsAreRejected) {
   auto W = param({8, 4});
+  const auto W0 = W.detach().clone();
   try {
     Stiefel opt({{"w", W}}, StiefelOptions().method("riemannian"));
     FAIL();
@@ -327,6 +336,7 @@ TEST(Stiefel, BadNamesAndVectorsAreRejected) {
     EXPECT_NE(msg.find("'bias'"), std::string::npos) << msg;
     EXPECT_NE(msg.find("AdamW"), std::string::npos) << msg;
   }
+  EXPECT_TRUE(at::equal(W.detach(), W0));
   EXPECT_EQ(Stiefel({{"w", W}}).kind(), "stiefel");
   EXPECT_EQ(Stiefel({{"w", W}}, StiefelOptions().method("dual-ascent")).kind(), "manifold-muon");
 }
