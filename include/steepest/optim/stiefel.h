@@ -37,7 +37,8 @@ struct StiefelOptions : torch::optim::OptimizerCloneableOptions<StiefelOptions> 
   // with Nesterov, B without.
   TORCH_ARG(double, momentum) = 0.95;
   TORCH_ARG(bool, nesterov) = true;
-  TORCH_ARG(std::string, method) = "tangent";  // kind() "stiefel" | "dual-ascent" → "manifold-muon"
+  // "tangent" (kind() "stiefel") | "dual-ascent" (kind() "manifold-muon").
+  TORCH_ARG(std::string, method) = "tangent";
   TORCH_ARG(std::string, retraction) = "polar";  // "polar" | "cayley" | "qr"
   // polar: quintic steps; cayley: fixed-point iterations after the Euler start;
   // qr: unused. 0 is allowed (polar: no retraction; cayley: explicit Euler).
@@ -45,8 +46,9 @@ struct StiefelOptions : torch::optim::OptimizerCloneableOptions<StiefelOptions> 
   // Dual-ascent only: K iterations on Λ, with step α_k = α·(1 − k/K) (the
   // decay of Bernstein's reference code). M is rescaled to ‖M‖_F = √n first
   // (the dual problem's solution A does not depend on M's scale), so α is
-  // dimensionless. α = 0.2 measured best on random 32×16 problems: ‖WᵀA + AᵀW‖_F
-  // ≈ 4 → 0.1 (K = 10) → 0.02 (K = 30); a constant α ≥ 0.1 stalls near 1–2.
+  // dimensionless. α = 0.2 measured best on random 32×16 … 512×128 problems:
+  // ‖WᵀA + AᵀW‖_F ≈ 4 → 0.2 (K = 10) → 0.02 (K = 30) at 32×16; a constant
+  // α ≥ 0.1 stalls near 1–2. Square weights converge slowly (≈ 0.4·√n at K = 10).
   TORCH_ARG(int, dual_steps) = 10;
   TORCH_ARG(double, dual_lr) = 0.2;
   // msign inside dual ascent: any orthogonalizer_names() entry.
@@ -63,7 +65,9 @@ struct StiefelOptions : torch::optim::OptimizerCloneableOptions<StiefelOptions> 
 
 // The GEMMs (and QR/SVD FLOP estimates) one step() spends on one m×n weight
 // (either orientation), equal to what last_step_cost() reports for it. Not
-// included: the one exact SVD of a zero weight's first step.
+// included: the one exact SVD of a zero weight's first step. GEMMs per step
+// (retraction_steps 2): tangent+polar 8, tangent+cayley 10, tangent+qr 2 (+ QR
+// FLOPs); dual-ascent (10 steps, polar-express msign = 15) + polar: 175.
 Cost stiefel_step_cost(const StiefelOptions& options, int64_t m, int64_t n);
 
 // The building blocks, on a tall W (m×n, m ≥ n, WᵀW ≈ I) and M of the same shape.
