@@ -16,7 +16,19 @@ struct TrainArgs {
   bool overwrite = false, print_config = false;
   std::map<std::string, std::string> values;  // config key → flag text, for flags given
   std::map<std::string, CLI::Option*> options;
+  std::vector<std::string> opt;  // --opt KEY=VALUE
 };
+
+// "KEY=VALUE" → (KEY, VALUE as JSON: a number, true/false, or else a string).
+std::pair<std::string, nlohmann::json> parse_opt(const std::string& text) {
+  const auto eq = text.find('=');
+  if (eq == std::string::npos || eq == 0)
+    throw std::invalid_argument("--opt expects KEY=VALUE (e.g. --opt p=0.25), got '" + text + "'");
+  const std::string key = text.substr(0, eq), value = text.substr(eq + 1);
+  nlohmann::json v = nlohmann::json::parse(value, nullptr, /*allow_exceptions=*/false);
+  if (v.is_discarded() || !(v.is_number() || v.is_boolean() || v.is_string())) v = value;
+  return {key, v};
+}
 
 std::string dashed(std::string key) {
   for (auto& c : key)
@@ -60,9 +72,14 @@ void add_train_command(CLI::App& app) {
   cmd->add_flag("--overwrite", args->overwrite, "replace an existing run in --out");
   cmd->add_flag("--print-config", args->print_config, "print the resolved config and exit");
   const auto defaults = to_json(TrainConfig{});
+  cmd->add_option("--opt", args->opt,
+                  "optimizer hyperparameter KEY=VALUE, repeatable; `steepest optimizers` lists "
+                  "each optimizer's (overrides the config's \"opt\" object key by key)")
+      ->type_name("KEY=VALUE");
   for (const auto& item : defaults.items()) {
     const std::string key = item.key();
     const auto& d = item.value();
+    if (d.is_object()) continue;  // "opt": --opt above
     args->options[key] =
         cmd->add_option("--" + dashed(key), args->values[key],
                         std::string(train_config_help(key)) + " (default " + d.dump() + ")")
@@ -88,6 +105,13 @@ void add_train_command(CLI::App& app) {
     }
     for (const auto& [key, opt] : args->options)
       if (opt->count() > 0) j[key] = typed(key, args->values[key], defaults);
+    if (!args->opt.empty()) {
+      if (!j.contains("opt") || !j["opt"].is_object()) j["opt"] = nlohmann::json::object();
+      for (const auto& text : args->opt) {
+        const auto [key, value] = parse_opt(text);
+        j["opt"][key] = value;
+      }
+    }
     const TrainConfig cfg = train_config_from_json(j);
     validate(cfg);
     if (args->print_config) {

@@ -10,17 +10,32 @@ namespace steepest {
 at::Tensor newton_schulz(const at::Tensor& X, const NsSchedule& schedule, const NsOptions& options,
                          Cost* cost) {
   detail::check_matrix_input(X, "newton_schulz");
+  TORCH_CHECK(!options.precondition || !schedule.steps.empty(),
+              "newton_schulz: the Turbo (AOL) preconditioner needs at least one step");
   const bool tall = X.size(-2) > X.size(-1);
   const auto compute =
       options.compute_dtype == at::ScalarType::Undefined ? X.scalar_type() : options.compute_dtype;
   // Work on the short side: x is r×c with r ≤ c, so A = x·xᵀ is r×r.
   at::Tensor x = tall ? detail::mT(X) : X;
-  x = detail::frobenius_normalize(x.to(compute), schedule.safety, schedule.eps).contiguous();
+  at::Tensor A;  // the Gram matrix of the next step, when already known
+  if (options.precondition) {
+    x = x.to(compute).contiguous();
+    A = detail::matmul(x, detail::mT(x), cost);
+    // d_i = Σ_j |A_ij| ≥ the Gershgorin bound of row i, so D^{-1/2}·A·D^{-1/2} has
+    // eigenvalues ≤ 1; zero rows stay zero.
+    const at::Tensor d = A.abs().sum(-1);
+    const at::Tensor s = at::where(d > 0, d.rsqrt(), at::zeros_like(d));
+    x = (x * s.unsqueeze(-1)).contiguous();
+    A = A * s.unsqueeze(-1) * s.unsqueeze(-2);
+  } else {
+    x = detail::frobenius_normalize(x.to(compute), schedule.safety, schedule.eps).contiguous();
+  }
   for (const auto& s : schedule.steps) {
-    const at::Tensor A = detail::matmul(x, detail::mT(x), cost);
+    if (!A.defined()) A = detail::matmul(x, detail::mT(x), cost);
     // B = b·A + c·A² in one fused GEMM; the cubic step (c = 0) skips it.
     const at::Tensor B = s.c != 0.0 ? detail::gemm(A, A, A, s.b, s.c, cost) : A * s.b;
     x = detail::gemm(x, B, x, s.a, 1.0, cost);
+    A = at::Tensor();
   }
   if (tall) x = detail::mT(x);
   return x.to(X.scalar_type()).contiguous();

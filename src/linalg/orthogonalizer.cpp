@@ -1,5 +1,6 @@
 #include "steepest/linalg/orthogonalizer.h"
 
+#include <algorithm>
 #include <stdexcept>
 
 #include "steepest/linalg/newton_schulz.h"
@@ -8,7 +9,8 @@
 namespace steepest {
 namespace {
 const std::string kGramPrefix = "gram-";
-}
+const std::string kTurboPrefix = "turbo-";
+}  // namespace
 
 Orthogonalizer Orthogonalizer::from_name(const std::string& method, int steps,
                                          at::ScalarType compute_dtype) {
@@ -20,11 +22,19 @@ Orthogonalizer Orthogonalizer::from_name(const std::string& method, int steps,
     return o;
   }
   std::string schedule = method;
+  bool turbo = false;
   if (method.rfind(kGramPrefix, 0) == 0) {
     o.kind = Kind::GramNewtonSchulz;
     schedule = method.substr(kGramPrefix.size());
+  } else if (method.rfind(kTurboPrefix, 0) == 0) {
+    turbo = true;
+    o.options.ns.precondition = true;
+    schedule = method.substr(kTurboPrefix.size());
   }
   try {
+    // Turbo-Muon drops one iteration: the preconditioned start needs fewer.
+    if (turbo && steps < 0)
+      steps = std::max(1, static_cast<int>(ns_schedule(schedule).steps.size()) - 1);
     o.schedule = ns_schedule(schedule, steps);
   } catch (const std::invalid_argument& e) {
     std::string known;
@@ -44,7 +54,7 @@ std::string Orthogonalizer::name() const {
     case Kind::NewtonSchulz:
       break;
   }
-  return schedule.name;
+  return (options.ns.precondition ? kTurboPrefix : std::string()) + schedule.name;
 }
 
 at::Tensor Orthogonalizer::operator()(const at::Tensor& X, Cost* cost) const {
@@ -78,6 +88,7 @@ Cost Orthogonalizer::cost(int64_t m, int64_t n, int64_t batch) const {
 std::vector<std::string> orthogonalizer_names() {
   std::vector<std::string> names = ns_schedule_names();
   for (const auto& s : ns_schedule_names()) names.push_back(kGramPrefix + s);
+  for (const auto& s : ns_schedule_names()) names.push_back(kTurboPrefix + s);
   names.push_back("svd");
   return names;
 }

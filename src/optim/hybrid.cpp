@@ -113,28 +113,43 @@ void HybridOptimizer::build(const std::vector<NamedParameter>& params,
   for (size_t i = 0; i < routes_.size(); ++i) {
     auto& r = routes_[i];
     r.optimizer = routes_[primary_of[i]].optimizer;
-    const auto& p = params[i].second;
-    if (r.optimizer == "muon") {
-      r.lr = options_.muon.lr();
-      r.scale = muon_scale(options_.muon.scale(), p.size(0), p.numel() / p.size(0));
-    } else {
-      r.lr = options_.adamw.lr();
-      r.scale = 1.0;
-    }
     if (primary_of[i] != i) continue;  // a tied duplicate: stepped through its first name
     (r.optimizer == "muon" ? to_muon : to_adamw).push_back(params[i]);
     params_.push_back(params[i]);
   }
   if (!to_muon.empty()) {
-    muon_ = std::make_unique<Muon>(to_muon, options_.muon);
-    muon_->set_check_finite(false);  // step() checks every parameter once, up front
+    if (options_.matrix_optimizer)
+      matrix_ = options_.matrix_optimizer(to_muon);
+    else
+      matrix_ = std::make_unique<Muon>(to_muon, options_.muon);
+    TORCH_CHECK(matrix_ != nullptr, "HybridOptimizer: matrix_optimizer returned nullptr");
+    matrix_->set_check_finite(false);  // step() checks every parameter once, up front
+    base_muon_lr_ = matrix_->param_groups().front().options().get_lr();
+  }
+  const auto* as_muon = dynamic_cast<const Muon*>(matrix_.get());
+  for (size_t i = 0; i < routes_.size(); ++i) {
+    auto& r = routes_[i];
+    const auto& p = params[i].second;
+    if (r.optimizer == "muon") {
+      r.optimizer = matrix_->kind();
+      r.lr = base_muon_lr_;
+      r.scale = 1.0;
+      if (as_muon != nullptr) {
+        const auto& mo = static_cast<const MuonOptions&>(as_muon->defaults());
+        const int64_t m = p.size(0), n = p.numel() / p.size(0);
+        const double s = muon_scale(mo.scale(), m, n);
+        r.scale = mo.rule() ? mo.rule()->scale(s, m, n) : s;
+      }
+    } else {
+      r.lr = options_.adamw.lr();
+      r.scale = 1.0;
+    }
   }
   if (!to_adamw.empty()) {
     std::vector<at::Tensor> t;
     for (const auto& np : to_adamw) t.push_back(np.second);
     adamw_ = std::make_unique<torch::optim::AdamW>(t, options_.adamw);
   }
-  base_muon_lr_ = options_.muon.lr();
   base_adamw_lr_ = options_.adamw.lr();
 }
 
@@ -143,27 +158,27 @@ void HybridOptimizer::step() {
     if (!p.grad().defined()) continue;
     detail::check_finite_gradient(p.grad(), "HybridOptimizer", name, p.sizes());
   }
-  if (muon_) muon_->step();
+  if (matrix_) matrix_->step();
   if (adamw_) adamw_->step();
 }
 
 void HybridOptimizer::zero_grad() {
-  if (muon_) compat::zero_grad(*muon_);
+  if (matrix_) compat::zero_grad(*matrix_);
   if (adamw_) compat::zero_grad(*adamw_);
 }
 
 void HybridOptimizer::set_lr_factor(double factor) {
-  if (muon_)
-    for (auto& g : muon_->param_groups()) g.options().set_lr(base_muon_lr_ * factor);
+  if (matrix_)
+    for (auto& g : matrix_->param_groups()) g.options().set_lr(base_muon_lr_ * factor);
   if (adamw_)
     for (auto& g : adamw_->param_groups()) g.options().set_lr(base_adamw_lr_ * factor);
 }
 
 void HybridOptimizer::save(torch::serialize::OutputArchive& archive) const {
   archive.write("kind", c10::IValue(std::string("hybrid")));
-  if (muon_) {
+  if (matrix_) {
     torch::serialize::OutputArchive sub(archive.compilation_unit());
-    muon_->save(sub);
+    matrix_->save(sub);
     archive.write("muon", sub);
   }
   if (adamw_) {
@@ -180,22 +195,24 @@ void HybridOptimizer::load(torch::serialize::InputArchive& archive) {
               "' optimizer state, expected 'hybrid'");
   // Both halves must be present before either is touched.
   torch::serialize::InputArchive muon_state, adamw_state;
-  TORCH_CHECK(!muon_ || archive.try_read("muon", muon_state),
-              "hybrid checkpoint has no Muon state, but this model routes parameters to Muon");
+  TORCH_CHECK(!matrix_ || archive.try_read("muon", muon_state),
+              "hybrid checkpoint has no hidden-matrix optimizer state, but this model routes "
+              "parameters to ",
+              matrix_->kind());
   TORCH_CHECK(!adamw_ || archive.try_read("adamw", adamw_state),
               "hybrid checkpoint has no AdamW state, but this model routes parameters to AdamW");
-  if (muon_) muon_->load(muon_state);
+  if (matrix_) matrix_->load(muon_state);
   if (adamw_) adamw_->load(adamw_state);
 }
 
 std::string HybridOptimizer::table() const {
   std::string out;
   char line[512];
-  std::snprintf(line, sizeof(line), "%-40s %-14s %-6s %-9s %-7s %s\n", "parameter", "shape",
+  std::snprintf(line, sizeof(line), "%-40s %-14s %-16s %-9s %-7s %s\n", "parameter", "shape",
                 "optim", "lr", "scale", "why");
   out += line;
   for (const auto& r : routes_) {
-    std::snprintf(line, sizeof(line), "%-40s %-14s %-6s %-9.3g %-7.3g %s\n", r.name.c_str(),
+    std::snprintf(line, sizeof(line), "%-40s %-14s %-16s %-9.3g %-7.3g %s\n", r.name.c_str(),
                   shape_string(r.shape).c_str(), r.optimizer.c_str(), r.lr, r.scale,
                   r.reason.c_str());
     out += line;
@@ -204,11 +221,11 @@ std::string HybridOptimizer::table() const {
 }
 
 Cost HybridOptimizer::last_step_cost() const {
-  return muon_ ? muon_->last_step_cost() : Cost{};
+  return matrix_ ? matrix_->last_step_cost() : Cost{};
 }
 
 int64_t HybridOptimizer::state_bytes() const {
-  int64_t bytes = muon_ ? muon_->state_bytes() : 0;
+  int64_t bytes = matrix_ ? matrix_->state_bytes() : 0;
   if (adamw_) bytes += detail::libtorch_state_bytes(*adamw_);
   return bytes;
 }

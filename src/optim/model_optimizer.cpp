@@ -1,28 +1,35 @@
 #include "steepest/optim/model_optimizer.h"
 
 #include <c10/util/Exception.h>
-#include <torch/optim/adamw.h>
-#include <torch/optim/sgd.h>
 
 #include <cstdio>
 
 #include "optim/state_bytes.h"
 #include "steepest/compat.h"
-#include "steepest/optim/lion.h"
 #include "steepest/optim/registry.h"
-#include "steepest/optim/sign_sgd.h"
 
 namespace steepest {
 
+nlohmann::json effective_hyperparameters(const ModelOptimizerOptions& options) {
+  nlohmann::json opt = options.opt.is_null() ? nlohmann::json::object() : options.opt;
+  if (!options.orthogonalizer.empty() && !opt.contains("orthogonalizer"))
+    opt["orthogonalizer"] = options.orthogonalizer;
+  if (options.ns_steps >= 0 && !opt.contains("ns_steps")) opt["ns_steps"] = options.ns_steps;
+  return opt;
+}
+
 ModelOptimizer::ModelOptimizer(const torch::nn::Module& model, const ModelOptimizerOptions& options)
     : options_(options) {
-  if (options.name == "muon") {
+  const OptimizerInfo& info = optimizer_info(options.name);  // throws for unknown names
+  const nlohmann::json opt = effective_hyperparameters(options);
+  resolve_hyperparameters(options.name, opt);  // unknown keys fail before anything is built
+  if (info.hidden_matrices) {
     HybridOptions h;
-    if (options.lr >= 0) h.muon.lr(options.lr);
     if (options.adamw_lr >= 0) h.adamw.lr(options.adamw_lr);
-    h.muon.weight_decay(options.weight_decay)
-        .orthogonalizer(options.orthogonalizer)
-        .ns_steps(options.ns_steps);
+    h.matrix_optimizer = [options, opt](const std::vector<NamedParameter>& params) {
+      return make_matrix_optimizer(options.name, params, options.lr, opt, options.total_steps,
+                                   options.weight_decay);
+    };
     hybrid_ = std::make_unique<HybridOptimizer>(model, h);
     return;
   }
@@ -30,20 +37,8 @@ ModelOptimizer::ModelOptimizer(const torch::nn::Module& model, const ModelOptimi
   for (const auto& p : model.named_parameters())
     if (p.value().requires_grad()) params.emplace_back(p.key(), p.value());
   TORCH_CHECK(!params.empty(), "optimizer '", options.name, "': the model has no parameters");
-  single_ = make_optimizer(options.name, params, options.lr);  // throws for unknown names
-  if (options.weight_decay != 0.0) {
-    for (auto& g : single_->param_groups()) {
-      auto& o = g.options();
-      if (auto* a = dynamic_cast<torch::optim::AdamWOptions*>(&o))
-        a->weight_decay(options.weight_decay);
-      else if (auto* s = dynamic_cast<torch::optim::SGDOptions*>(&o))
-        s->weight_decay(options.weight_decay);
-      else if (auto* l = dynamic_cast<LionOptions*>(&o))
-        l->weight_decay(options.weight_decay);
-      else if (auto* z = dynamic_cast<SignSGDOptions*>(&o))
-        z->weight_decay(options.weight_decay);
-    }
-  }
+  single_ = make_optimizer(options.name, params, options.lr, opt, options.total_steps,
+                           options.weight_decay);
   for (const auto& p : params) single_params_.emplace_back(p.first, p.second.sizes().vec());
   for (const auto& g : single_->param_groups()) base_lrs_.push_back(g.options().get_lr());
 }
@@ -68,7 +63,7 @@ void ModelOptimizer::set_lr_factor(double factor) {
 double ModelOptimizer::lr() const {
   if (hybrid_) {
     for (const auto& r : hybrid_->routes())
-      if (r.optimizer == "muon") return r.lr * factor_;
+      if (r.optimizer != "adamw") return r.lr * factor_;
     return hybrid_->routes().front().lr * factor_;
   }
   return base_lrs_.front() * factor_;

@@ -4,7 +4,9 @@
 
 #include <cmath>
 #include <map>
+#include <regex>
 #include <stdexcept>
+#include <tuple>
 
 #include "optim/param_groups.h"
 #include "optim/step_prologue.h"
@@ -57,12 +59,48 @@ Muon::Muon(std::vector<torch::optim::OptimizerParamGroup> groups, MuonOptions de
     TORCH_CHECK(o.momentum() >= 0 && o.momentum() < 1, "Muon: momentum must be in [0, 1), got ",
                 o.momentum());
     Orthogonalizer::from_name(o.orthogonalizer(), o.ns_steps());  // validates the name
+    for (const auto& [pattern, steps] : o.ns_steps_map()) {
+      try {
+        std::regex re(pattern, std::regex::ECMAScript);
+      } catch (const std::regex_error& e) {
+        TORCH_CHECK(false, "Muon: invalid ns_steps_map pattern '", pattern, "': ", e.what());
+      }
+      TORCH_CHECK(steps >= 1, "Muon: ns_steps_map gives '", pattern, "' ", steps,
+                  " steps; need >= 1");
+      Orthogonalizer::from_name(o.orthogonalizer(), steps);
+    }
     for (const auto& p : group.params()) {
       TORCH_CHECK(p.dim() >= 2, "Muon: parameter '", param_name(p), "' has shape ", p.sizes(),
                   "; Muon orthogonalizes matrices only. Route 1-D parameters (biases, gains) "
                   "to AdamW, e.g. with steepest::HybridOptimizer.");
     }
   }
+  const auto& first = static_cast<const MuonOptions&>(param_groups_.front().options());
+  if (first.rule()) kind_ = first.rule()->name();
+}
+
+int Muon::ns_steps_for(const at::Tensor& p, const MuonOptions& o) const {
+  if (o.ns_steps_map().empty()) return o.ns_steps();
+  const auto it = ns_steps_cache_.find(p.unsafeGetTensorImpl());
+  if (it != ns_steps_cache_.end()) return it->second;
+  int steps = o.ns_steps();
+  const std::string name = param_name(p);
+  for (const auto& [pattern, s] : o.ns_steps_map()) {
+    if (std::regex_search(name, std::regex(pattern, std::regex::ECMAScript))) {
+      steps = s;
+      break;
+    }
+  }
+  ns_steps_cache_[p.unsafeGetTensorImpl()] = steps;
+  return steps;
+}
+
+Cost Muon::predicted_cost(int64_t m, int64_t n, int64_t step, int ns_steps) const {
+  const auto& o = static_cast<const MuonOptions&>(param_groups_.front().options());
+  const Orthogonalizer ortho = Orthogonalizer::from_name(
+      o.orthogonalizer(), ns_steps >= 0 ? ns_steps : o.ns_steps(), o.compute_dtype());
+  if (o.rule()) return o.rule()->cost(m, n, step, ortho);
+  return ortho.cost(m, n);
 }
 
 at::Tensor Muon::step(LossClosure closure) {
@@ -70,14 +108,19 @@ at::Tensor Muon::step(LossClosure closure) {
   at::Tensor loss = detail::run_closure(closure);
   check_gradients();
   step_cost_ = Cost{};
+  static const auto msign_rule = std::make_shared<const MsignRule>();
   for (auto& group : param_groups_) {
     const auto& o = static_cast<const MuonOptions&>(group.options());
-    const Orthogonalizer ortho =
-        Orthogonalizer::from_name(o.orthogonalizer(), o.ns_steps(), o.compute_dtype());
-    // Momentum first; matrices of one (flattened) shape are then orthogonalized
-    // as one batch, which saves per-call overhead on small models (each matrix
-    // is still normalized and iterated on its own).
-    std::map<std::pair<int64_t, int64_t>, std::vector<std::pair<at::Tensor, at::Tensor>>> by_shape;
+    const UpdateRule& rule = o.rule() ? *o.rule() : *msign_rule;
+    std::map<int, Orthogonalizer> orthos;  // by NS step count
+    // Momentum first; matrices of one (flattened) shape, NS step count and step
+    // are then handled as one batch, which saves per-call overhead on small
+    // models (each matrix is still normalized and iterated on its own).
+    struct Item {
+      at::Tensor p, u;
+      TensorState* state;
+    };
+    std::map<std::tuple<int64_t, int64_t, int, int64_t>, std::vector<Item>> batches;
     for (auto& p : group.params()) {
       if (!p.grad().defined()) continue;
       // Also covers groups added later through add_param_group().
@@ -85,23 +128,39 @@ at::Tensor Muon::step(LossClosure closure) {
                   "; route 1-D parameters to AdamW");
       const at::Tensor& g = p.grad();
       auto& st = state_of(p);
-      auto& buf = st.buffers["momentum_buffer"];
-      if (!buf.defined()) buf = at::zeros_like(p, at::MemoryFormat::Contiguous);
       ++st.step;
-      buf.lerp_(g, 1.0 - o.momentum());
-      const at::Tensor u = o.nesterov() ? g.lerp(buf, o.momentum()) : buf;
-      // Conv weights (out, in, kh, kw) are orthogonalized as (out, in·kh·kw).
+      at::Tensor u = g;
+      // μ = 0 (spectral descent) steps on G itself and keeps no buffer.
+      if (!rule.owns_momentum() && o.momentum() != 0.0) {
+        auto& buf = st.buffers["momentum_buffer"];
+        if (!buf.defined()) buf = at::zeros_like(p, at::MemoryFormat::Contiguous);
+        buf.lerp_(g, 1.0 - o.momentum());
+        u = o.nesterov() ? g.lerp(buf, o.momentum()) : buf;
+      }
+      // Conv weights (out, in, kh, kw) are handled as (out, in·kh·kw).
       const at::Tensor u2 = u.reshape({u.size(0), -1});
-      by_shape[{u2.size(0), u2.size(1)}].emplace_back(p, u2);
+      const int steps = ns_steps_for(p, o);
+      if (!orthos.count(steps))
+        orthos.emplace(steps,
+                       Orthogonalizer::from_name(o.orthogonalizer(), steps, o.compute_dtype()));
+      batches[{u2.size(0), u2.size(1), steps, st.step}].push_back({p, u2, &st});
     }
-    for (auto& [shape, items] : by_shape) {
+    for (auto& [key, items] : batches) {
+      const auto [m, n, steps, step] = key;
+      RuleBatch batch;
       std::vector<at::Tensor> us;
-      for (const auto& it : items) us.push_back(it.second);
-      const at::Tensor O = us.size() == 1 ? ortho(us[0], &step_cost_).unsqueeze(0)
-                                          : ortho(at::stack(us), &step_cost_);
-      const double step_size = o.lr() * muon_scale(o.scale(), shape.first, shape.second);
+      for (const auto& it : items) {
+        us.push_back(it.u);
+        batch.states.push_back(it.state);
+      }
+      batch.M = us.size() == 1 ? us[0].unsqueeze(0) : at::stack(us);
+      batch.step = step;
+      batch.ortho = &orthos.at(steps);
+      batch.momentum = o.momentum();
+      const at::Tensor O = rule.direction(batch, &step_cost_);
+      const double step_size = o.lr() * rule.scale(muon_scale(o.scale(), m, n), m, n);
       for (size_t i = 0; i < items.size(); ++i) {
-        at::Tensor& p = items[i].first;
+        at::Tensor& p = items[i].p;
         if (o.weight_decay() != 0.0) p.mul_(1.0 - o.lr() * o.weight_decay());
         p.add_(O[static_cast<int64_t>(i)].view(p.sizes()), -step_size);
       }

@@ -3,52 +3,385 @@
 #include <torch/optim/adamw.h>
 #include <torch/optim/sgd.h>
 
+#include <ATen/CPUGeneratorImpl.h>
+
+#include <algorithm>
+#include <chrono>
+#include <sstream>
 #include <stdexcept>
 
 #include "optim/param_groups.h"
+#include "optim/state_bytes.h"
 #include "steepest/optim/lion.h"
 #include "steepest/optim/muon.h"
 #include "steepest/optim/sign_sgd.h"
+#include "steepest/optim/stiefel.h"
+#include "steepest/optim/update_rule.h"
 
 namespace steepest {
+namespace {
+
+using json = nlohmann::json;
+
+std::vector<Hyperparameter> join(std::initializer_list<std::vector<Hyperparameter>> parts) {
+  std::vector<Hyperparameter> out;
+  for (const auto& p : parts) out.insert(out.end(), p.begin(), p.end());
+  return out;
+}
+
+std::vector<Hyperparameter> momentum_hp(double mu = 0.95) {
+  return {{"momentum", mu, "EMA momentum mu: B <- lerp(B, G, 1-mu)"},
+          {"nesterov", true, "step along lerp(G, B, mu) instead of B"}};
+}
+std::vector<Hyperparameter> scale_hp() {
+  return {
+      {"scale", "original", "shape factor: original max(1,m/n)^1/2 | spectral | match_rms_adamw"}};
+}
+std::vector<Hyperparameter> msign_hp(const std::string& ortho = "keller") {
+  return {{"orthogonalizer", ortho, "msign method (steepest optimizers lists them)"},
+          {"ns_steps", -1, "Newton-Schulz steps (-1: the schedule's own)"},
+          {"ns_steps_map", "", "per-layer steps: 'regex=steps,regex=steps' on parameter names"}};
+}
+
+}  // namespace
+
+std::string OptimizerInfo::defaults() const {
+  std::ostringstream s;
+  s << "lr=" << lr;
+  for (const auto& h : hyper)
+    s << " " << h.name << "="
+      << (h.value.is_string() ? h.value.get<std::string>() : h.value.dump());
+  return s.str();
+}
 
 const std::vector<OptimizerInfo>& optimizer_infos() {
+  // Defaults and formulas: ../shared/REFERENCE.md §2–§5 (sources per row).
   static const std::vector<OptimizerInfo> infos = {
-      {"sgd", "Frobenius", "W <- W - lr*(G + mu*B)   (libtorch SGD)", "lr=0.1 momentum=0.9",
-       "torch::optim::SGD"},
-      {"adamw", "l-inf (Adam without EMA = sign)", "W <- W(1-lr*wd) - lr*m_hat/(sqrt(v_hat)+eps)",
-       "lr=3e-3 betas=(0.9,0.95) eps=1e-8 weight_decay=0",
-       "torch::optim::AdamW (Loshchilov & Hutter 2019)"},
-      {"signsgd", "l-inf", "B <- lerp(B,G,1-mu); W <- W(1-lr*wd) - lr*sign(B)",
-       "lr=1e-3 momentum=0.9 weight_decay=0", "Bernstein et al. 2018 (signSGD / Signum)"},
-      {"lion", "l-inf", "C=lerp(M,G,1-b1); W <- W(1-lr*wd) - lr*sign(C); M <- lerp(M,G,1-b2)",
-       "lr=1e-4 beta1=0.9 beta2=0.99 weight_decay=0", "Chen et al. 2023"},
+      {"sgd",
+       "Frobenius",
+       "B <- mu*B + G; W <- W(1-lr*wd) - lr*B   (libtorch SGD)",
+       "torch::optim::SGD",
+       0.1,
+       {{"momentum", 0.9, "heavy-ball momentum"}}},
+      {"adamw",
+       "l-inf (Adam without EMA = sign)",
+       "W <- W(1-lr*wd) - lr*m_hat/(sqrt(v_hat)+eps)",
+       "torch::optim::AdamW (Loshchilov & Hutter 2019)",
+       3e-3,
+       {{"beta1", 0.9, "first-moment EMA"},
+        {"beta2", 0.95, "second-moment EMA"},
+        {"eps", 1e-8, "denominator floor"}}},
+      {"signsgd",
+       "l-inf",
+       "B <- lerp(B,G,1-mu); W <- W(1-lr*wd) - lr*sign(B)",
+       "Bernstein et al. 2018 (signSGD / Signum)",
+       1e-3,
+       {{"momentum", 0.9, "EMA momentum"}}},
+      {"lion",
+       "l-inf",
+       "C=lerp(M,G,1-b1); W <- W(1-lr*wd) - lr*sign(C); M <- lerp(M,G,1-b2)",
+       "Chen et al. 2023 (lr 3-10x below AdamW's: 3e-4 for AdamW's 3e-3)",
+       3e-4,
+       {{"beta1", 0.9, "interpolation for the step"}, {"beta2", 0.99, "momentum EMA"}}},
       {"muon", "spectral (hidden matrices) + AdamW elsewhere",
-       "B <- lerp(B,G,1-mu); O=NS(lerp(G,B,mu)); W <- W(1-lr*wd) - lr*scale*O",
-       "lr=0.02 momentum=0.95 nesterov=true orthogonalizer=keller scale=original "
-       "weight_decay=0; adamw lr=3e-3",
-       "Keller Jordan 2024, KellerJordan/Muon"},
+       "B <- lerp(B,G,1-mu); O=msign(lerp(G,B,mu)); W <- W(1-lr*wd) - lr*scale*O",
+       "Keller Jordan 2024, KellerJordan/Muon", 0.02, join({momentum_hp(), scale_hp(), msign_hp()}),
+       true},
+      {"spectral-descent", "spectral, no momentum", "O = msign(G); W <- W - lr*scale*O",
+       "Bernstein & Newhouse 2024, 'Old Optimizer, New Norm'", 0.02,
+       join({momentum_hp(0.0), scale_hp(), msign_hp()}), true},
+      {"htmuon", "Schatten-q, q = 1 + 1/p", "O = U (S/s_max)^p V^T at the norm of U V^T",
+       "HTMuon (Findings ACL 2026)", 0.02,
+       join({momentum_hp(),
+             scale_hp(),
+             msign_hp(),
+             {{"p", 0.125, "spectral exponent in (0, 1]"},
+              {"mode", "svd", "svd | ns (msign(M)(M^T M)^(p/2), SVD-free) | interval"},
+              {"interval", 10, "interval mode: exact SVD every k steps, msign between"},
+              {"sqrt_steps", 12, "ns mode: coupled NS square-root steps"}}}),
+       true},
+      {"dynmuon", "Schatten-q with a scheduled exponent",
+       "O = U (S/s_max)^p(t) V^T, p(t) = p_min + (p_max-p_min)/(1+exp((t/T-tau)/w))",
+       "DynMuon (REFERENCE.md sec. 4)", 0.02,
+       join({momentum_hp(),
+             scale_hp(),
+             {{"p_max", 1.0, "exponent at the start"},
+              {"p_min", -0.25, "exponent at the end"},
+              {"tau", 0.04, "midpoint of the switch, fraction of training"},
+              {"w", 0.04, "width of the switch, fraction of training"},
+              {"total_steps", 0, "T (0: the run's --steps)"}}}),
+       true},
+      {"mucon", "spectral-norm ball projection", "M^ = M sqrt(r)/|M|_F; O = U min(S^, tau) V^T",
+       "MuCon (singular-value clipping, REFERENCE.md sec. 4)", 0.02,
+       join({momentum_hp(),
+             scale_hp(),
+             msign_hp("polar-express"),
+             {{"tau", 1.0, "clip level (RMS singular value = 1)"},
+              {"mode", "svd", "svd | msign (SVD-free formula)"}}}),
+       true},
+      {"contra-muon", "spectral with a contracted top",
+       "O = msign(M) - (kappa/2) M/|M|_2, rescaled to |msign(M)|_F",
+       "modded-nanogpt optimization track #11", 0.02,
+       join({momentum_hp(),
+             scale_hp(),
+             msign_hp(),
+             {{"kappa", 0.4, "contraction strength"},
+              {"power_iters", 5, "power iterations for |M|_2"},
+              {"mode", "ns", "ns | svd"}}}),
+       true},
+      {"freon", "spectral with an inverted shape", "O = (M M^T)^(-c) M = U S^(1-2c) V^T (SVD)",
+       "Freon (REFERENCE.md sec. 4)", 0.02,
+       join({momentum_hp(),
+             scale_hp(),
+             {{"c", 0.75, "c=0 SGD, c=1/2 Muon; the reference's best runs have c > 1/2"}}}),
+       true},
+      {"kaon", "scrambled spectrum",
+       "X <- 4.1 (I - X X^T)^2 X from M/|M|_F, steps times; O = X/1.175",
+       "Kaon (REFERENCE.md sec. 4)", 0.02,
+       join({momentum_hp(), scale_hp(), {{"steps", 5, "iterations of the chaotic map"}}}), true},
+      {"rmnp", "row-wise l2 (l2 -> l-inf)",
+       "O = each row of M over its l2 norm; step x sqrt(max(1,m/n))", "RMNP (ICML 2026)", 0.02,
+       join({momentum_hp(), scale_hp()}), true},
+      {"normuon", "spectral + per-neuron adaptivity",
+       "O = msign(M); v <- lerp(v, mean_row(O^2), 1-b2); O <- O/(sqrt(v)+eps) at |msign(M)|_F",
+       "NorMuon (arXiv 2510.05491)", 0.02,
+       join({momentum_hp(),
+             scale_hp(),
+             msign_hp(),
+             {{"beta2", 0.95, "second-moment EMA"}, {"eps", 1e-8, "denominator floor"}}}),
+       true},
+      {"adamuon", "spectral + element-wise adaptivity",
+       "O = msign(sign(M)); v <- lerp(v, O^2, 1-b2); O <- O/(sqrt(v)+eps) at RMS 0.2",
+       "AdaMuon (REFERENCE.md sec. 4)", 3e-3,
+       join({momentum_hp(),
+             msign_hp(),
+             {{"beta2", 0.95, "second-moment EMA"},
+              {"eps", 1e-8, "denominator floor"},
+              {"rms", 0.2, "update RMS (AdamW's typical)"}}}),
+       true},
+      {"dion",
+       "spectral, rank r",
+       "B <- B+G; P=QR(BQ); R=B^T P; B <- B-(1-mu)PR^T; Q=colnorm(R); O = sqrt(m/n) P Q^T",
+       "Dion (Ahn et al. 2025, microsoft/dion)",
+       0.02,
+       {{"momentum", 0.95, "mu of the error feedback"},
+        {"rank", 0, "r (0: rank_fraction * min(m, n))"},
+        {"rank_fraction", 0.25, "r as a fraction of min(m, n)"}},
+       true},
+      {"manifold-muon", "spectral on the Stiefel manifold",
+       "dual ascent: A = msign(M + 2W L), L -= a(W^T A + A^T W); W <- retract(W - lr A)",
+       "Bernstein 2025, 'Modular Manifolds'", 0.02,
+       join({momentum_hp(),
+             {{"dual_steps", 10, "dual-ascent iterations per step"},
+              {"dual_lr", 0.2, "dual step size alpha (decayed linearly over the dual steps)"},
+              {"orthogonalizer", "polar-express", "msign inside the dual ascent"},
+              {"retraction", "polar", "polar | cayley | qr"},
+              {"retraction_steps", 2, "polar: NS steps; cayley: fixed-point iterations"}}}),
+       true},
+      {"stiefel", "Frobenius on the Stiefel tangent space",
+       "D = M - W sym(W^T M), |D|_F = sqrt(n); W <- retract(W - lr D)",
+       "Li, Fuxin & Todorovic 2020 (Cayley); REFERENCE.md sec. 5", 0.02,
+       join({momentum_hp(),
+             {{"retraction", "polar", "polar | cayley | qr"},
+              {"retraction_steps", 2, "polar: NS steps; cayley: fixed-point iterations"}}}),
+       true},
   };
   return infos;
 }
 
+const OptimizerInfo& optimizer_info(const std::string& name) {
+  std::string known;
+  for (const auto& i : optimizer_infos()) {
+    if (i.name == name) return i;
+    known += (known.empty() ? "" : ", ") + i.name;
+  }
+  throw std::invalid_argument("unknown optimizer '" + name + "'; known: " + known);
+}
+
+json resolve_hyperparameters(const std::string& name, const json& overrides) {
+  const OptimizerInfo& info = optimizer_info(name);
+  json out = json::object();
+  std::string keys;
+  for (const auto& h : info.hyper) {
+    out[h.name] = h.value;
+    keys += (keys.empty() ? "" : ", ") + h.name;
+  }
+  if (overrides.is_null()) return out;
+  if (!overrides.is_object())
+    throw std::invalid_argument("optimizer options must be a JSON object, got " + overrides.dump());
+  for (const auto& item : overrides.items()) {
+    if (!out.contains(item.key()))
+      throw std::invalid_argument("optimizer '" + name + "' has no option '" + item.key() +
+                                  "'; its options: " + (keys.empty() ? "(none)" : keys));
+    const json& d = out[item.key()];
+    const json& v = item.value();
+    const bool ok = (d.is_boolean() && v.is_boolean()) || (d.is_string() && v.is_string()) ||
+                    (d.is_number_integer() && v.is_number_integer()) ||
+                    (d.is_number_float() && v.is_number());
+    if (!ok)
+      throw std::invalid_argument("optimizer '" + name + "' option '" + item.key() +
+                                  "' expects a value like " + d.dump() + ", got " + v.dump());
+    out[item.key()] = d.is_number_float() ? json(v.get<double>()) : v;
+  }
+  return out;
+}
+
+std::vector<std::pair<std::string, int>> parse_ns_steps_map(const std::string& text) {
+  std::vector<std::pair<std::string, int>> out;
+  std::stringstream ss(text);
+  std::string entry;
+  while (std::getline(ss, entry, ',')) {
+    if (entry.empty()) continue;
+    const auto eq = entry.rfind('=');
+    int steps = 0;
+    try {
+      size_t used = 0;
+      if (eq == std::string::npos || eq == 0) throw std::invalid_argument(entry);
+      steps = std::stoi(entry.substr(eq + 1), &used);
+      if (used != entry.size() - eq - 1) throw std::invalid_argument(entry);
+    } catch (const std::exception&) {
+      throw std::invalid_argument("ns_steps_map entry '" + entry +
+                                  "' must look like 'regex=steps', e.g. 'attn=4,mlp=6'");
+    }
+    out.emplace_back(entry.substr(0, eq), steps);
+  }
+  return out;
+}
+
+std::unique_ptr<NamedOptimizer> make_matrix_optimizer(const std::string& name,
+                                                      const std::vector<NamedParameter>& params,
+                                                      double lr, const json& overrides,
+                                                      int64_t total_steps, double weight_decay) {
+  const OptimizerInfo& info = optimizer_info(name);
+  if (!info.hidden_matrices)
+    throw std::invalid_argument("'" + name + "' is not a hidden-matrix optimizer");
+  const json h = resolve_hyperparameters(name, overrides);
+  const double rate = lr >= 0 ? lr : info.lr;
+  auto num = [&h](const char* k) { return h.at(k).get<double>(); };
+  auto integer = [&h](const char* k) { return h.at(k).get<int>(); };
+  auto str = [&h](const char* k) { return h.at(k).get<std::string>(); };
+
+  if (name == "manifold-muon" || name == "stiefel") {
+    if (weight_decay != 0.0)
+      throw std::invalid_argument("'" + name +
+                                  "' keeps weights on the Stiefel manifold; weight decay "
+                                  "does not apply (got " +
+                                  std::to_string(weight_decay) + ")");
+    StiefelOptions o(rate);
+    o.momentum(num("momentum")).nesterov(h.at("nesterov").get<bool>());
+    o.retraction(str("retraction")).retraction_steps(integer("retraction_steps"));
+    if (name == "manifold-muon") {
+      o.method("dual-ascent")
+          .dual_steps(integer("dual_steps"))
+          .dual_lr(num("dual_lr"))
+          .orthogonalizer(str("orthogonalizer"));
+    }
+    return std::make_unique<Stiefel>(params, o);
+  }
+
+  MuonOptions o(rate);
+  o.weight_decay(weight_decay);
+  if (h.contains("momentum")) o.momentum(num("momentum"));
+  if (h.contains("nesterov")) o.nesterov(h.at("nesterov").get<bool>());
+  if (h.contains("scale")) o.scale(muon_scale_from_name(str("scale")));
+  if (h.contains("orthogonalizer")) o.orthogonalizer(str("orthogonalizer"));
+  if (h.contains("ns_steps")) o.ns_steps(integer("ns_steps"));
+  if (h.contains("ns_steps_map")) o.ns_steps_map(parse_ns_steps_map(str("ns_steps_map")));
+  std::shared_ptr<const UpdateRule> rule;
+  if (name == "muon") {
+    rule = nullptr;
+  } else if (name == "spectral-descent") {
+    rule = std::make_shared<MsignRule>("spectral-descent");
+  } else if (name == "htmuon") {
+    rule = std::make_shared<HtMuonRule>(num("p"), str("mode"), integer("interval"),
+                                        integer("sqrt_steps"));
+  } else if (name == "dynmuon") {
+    const int64_t T =
+        h.at("total_steps").get<int64_t>() > 0 ? h.at("total_steps").get<int64_t>() : total_steps;
+    if (T <= 0)
+      throw std::invalid_argument(
+          "dynmuon needs the run length for its p(t) schedule: pass --opt total_steps=N "
+          "(steepest train passes --steps)");
+    rule = std::make_shared<DynMuonRule>(T, num("p_max"), num("p_min"), num("tau"), num("w"));
+  } else if (name == "mucon") {
+    rule = std::make_shared<MuConRule>(num("tau"), str("mode"));
+  } else if (name == "contra-muon") {
+    rule = std::make_shared<ContraMuonRule>(num("kappa"), integer("power_iters"), str("mode"));
+  } else if (name == "freon") {
+    rule = std::make_shared<FreonRule>(num("c"));
+  } else if (name == "kaon") {
+    rule = std::make_shared<KaonRule>(integer("steps"));
+  } else if (name == "rmnp") {
+    rule = std::make_shared<RmnpRule>();
+  } else if (name == "normuon") {
+    rule = std::make_shared<NorMuonRule>(num("beta2"), num("eps"));
+  } else if (name == "adamuon") {
+    rule = std::make_shared<AdaMuonRule>(num("beta2"), num("eps"), num("rms"));
+  } else if (name == "dion") {
+    rule = std::make_shared<DionRule>(h.at("rank").get<int64_t>(), num("rank_fraction"));
+  } else {
+    throw std::logic_error("registry: no factory for hidden-matrix optimizer '" + name + "'");
+  }
+  o.rule(rule);
+  return std::make_unique<Muon>(params, o);
+}
+
 std::unique_ptr<torch::optim::Optimizer> make_optimizer(const std::string& name,
                                                         const std::vector<NamedParameter>& params,
-                                                        double lr) {
+                                                        double lr, const json& overrides,
+                                                        int64_t total_steps, double weight_decay) {
+  const OptimizerInfo& info = optimizer_info(name);  // throws for unknown names
+  if (info.hidden_matrices)
+    return make_matrix_optimizer(name, params, lr, overrides, total_steps, weight_decay);
+  const json h = resolve_hyperparameters(name, overrides);
   const auto tensors = detail::tensors_of(params);
-  auto pick = [lr](double d) { return lr >= 0 ? lr : d; };
+  const double rate = lr >= 0 ? lr : info.lr;
+  auto num = [&h](const char* k) { return h.at(k).get<double>(); };
   if (name == "sgd")
-    return std::make_unique<torch::optim::SGD>(tensors,
-                                               torch::optim::SGDOptions(pick(0.1)).momentum(0.9));
+    return std::make_unique<torch::optim::SGD>(
+        tensors,
+        torch::optim::SGDOptions(rate).momentum(num("momentum")).weight_decay(weight_decay));
   if (name == "adamw")
-    return std::make_unique<torch::optim::AdamW>(
-        tensors, torch::optim::AdamWOptions(pick(3e-3)).betas({0.9, 0.95}).weight_decay(0.0));
-  if (name == "signsgd") return std::make_unique<SignSGD>(params, SignSGDOptions(pick(1e-3)));
-  if (name == "lion") return std::make_unique<Lion>(params, LionOptions(pick(1e-4)));
-  if (name == "muon") return std::make_unique<Muon>(params, MuonOptions(pick(0.02)));
-  std::string known;
-  for (const auto& i : optimizer_infos()) known += (known.empty() ? "" : ", ") + i.name;
-  throw std::invalid_argument("unknown optimizer '" + name + "'; known: " + known);
+    return std::make_unique<torch::optim::AdamW>(tensors, torch::optim::AdamWOptions(rate)
+                                                              .betas({num("beta1"), num("beta2")})
+                                                              .eps(num("eps"))
+                                                              .weight_decay(weight_decay));
+  if (name == "signsgd")
+    return std::make_unique<SignSGD>(
+        params, SignSGDOptions(rate).momentum(num("momentum")).weight_decay(weight_decay));
+  if (name == "lion")
+    return std::make_unique<Lion>(
+        params,
+        LionOptions(rate).beta1(num("beta1")).beta2(num("beta2")).weight_decay(weight_decay));
+  throw std::logic_error("registry: no factory for optimizer '" + name + "'");
+}
+
+StepCost measure_step_cost(const std::string& name, int64_t m, int64_t n, const json& overrides,
+                           int repeats) {
+  TORCH_CHECK(m >= 1 && n >= 1, "measure_step_cost: shape must be positive, got ", m, "x", n);
+  auto gen = at::make_generator<at::CPUGeneratorImpl>(0);
+  at::Tensor W =
+      (at::randn({m, n}, gen) / std::sqrt(static_cast<double>(n))).set_requires_grad(true);
+  auto opt = make_optimizer(name, {{"w", W}}, -1.0, overrides, /*total_steps=*/1000);
+  std::vector<double> ms;
+  for (int r = 0; r <= std::max(0, repeats); ++r) {
+    W.mutable_grad() = at::randn({m, n}, gen);
+    const auto t0 = std::chrono::steady_clock::now();
+    opt->step();
+    ms.push_back(
+        std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count());
+  }
+  StepCost out;
+  if (ms.size() > 1) ms.erase(ms.begin());  // the warm-up step allocates state
+  std::sort(ms.begin(), ms.end());
+  out.ms = ms[ms.size() / 2];
+  if (const auto* named = dynamic_cast<const NamedOptimizer*>(opt.get())) {
+    out.cost = named->last_step_cost();
+    out.state_bytes = named->state_bytes();
+  } else {
+    out.state_bytes = detail::libtorch_state_bytes(*opt);
+  }
+  return out;
 }
 
 }  // namespace steepest

@@ -6,17 +6,19 @@
 #include <stdexcept>
 
 #include "steepest/linalg/orthogonalizer.h"
+#include "steepest/optim/model_optimizer.h"
 #include "steepest/optim/registry.h"
 
 namespace steepest {
 
 // Field list: one line per key, used by both directions of the conversion.
-#define STEEPEST_TRAIN_CONFIG_FIELDS(X)                                                         \
-  X(train)                                                                                      \
-  X(val)                                                                                        \
-  X(vocab_size) X(n_layer) X(n_head) X(n_embd) X(ctx) X(softcap) X(batch) X(steps) X(optimizer) \
-      X(lr) X(adamw_lr) X(weight_decay) X(orthogonalizer) X(ns_steps) X(schedule) X(warmup)     \
-          X(decay_fraction) X(grad_clip) X(eval_every) X(eval_batches) X(log_every)             \
+#define STEEPEST_TRAIN_CONFIG_FIELDS(X)                                                      \
+  X(train)                                                                                   \
+  X(val)                                                                                     \
+  X(vocab_size)                                                                              \
+  X(n_layer) X(n_head) X(n_embd) X(ctx) X(softcap) X(batch) X(steps) X(optimizer) X(lr)      \
+      X(adamw_lr) X(weight_decay) X(orthogonalizer) X(ns_steps) X(opt) X(schedule) X(warmup) \
+          X(decay_fraction) X(grad_clip) X(eval_every) X(eval_batches) X(log_every)          \
               X(checkpoint_every) X(seed) X(threads) X(out)
 
 nlohmann::ordered_json to_json(const TrainConfig& c) {
@@ -89,7 +91,17 @@ void validate(const TrainConfig& c) {
     names += (names.empty() ? "" : ", ") + i.name;
   }
   require(known_opt, "unknown --optimizer '" + c.optimizer + "'; known: " + names);
-  Orthogonalizer::from_name(c.orthogonalizer, static_cast<int>(c.ns_steps));  // throws with names
+  if (!c.orthogonalizer.empty())
+    Orthogonalizer::from_name(c.orthogonalizer, static_cast<int>(c.ns_steps));  // throws with names
+  require(c.opt.is_object(), "config key 'opt' must be a JSON object, got " + c.opt.dump());
+  {
+    ModelOptimizerOptions o;
+    o.name = c.optimizer;
+    o.orthogonalizer = c.orthogonalizer;
+    o.ns_steps = static_cast<int>(c.ns_steps);
+    o.opt = c.opt;
+    resolve_hyperparameters(c.optimizer, effective_hyperparameters(o));  // throws naming the key
+  }
   require(c.schedule == "constant" || c.schedule == "wsd" || c.schedule == "cosine",
           "--schedule must be constant, wsd or cosine, got '" + c.schedule + "'");
   require(c.warmup >= 0 && c.warmup < c.steps,
@@ -119,10 +131,11 @@ const char* train_config_help(const std::string& key) {
       {"steps", "optimizer steps"},
       {"optimizer", "optimizer name (steepest optimizers)"},
       {"lr", "learning rate (<0: optimizer default; Muon's for muon)"},
-      {"adamw_lr", "muon only: AdamW learning rate for embed/head/1-D (<0: default)"},
+      {"adamw_lr", "hidden-matrix optimizers: AdamW lr for embed/head/1-D (<0: default)"},
       {"weight_decay", "decoupled weight decay"},
-      {"orthogonalizer", "muon only: orthogonalization method"},
-      {"ns_steps", "muon only: Newton-Schulz steps (-1: schedule default)"},
+      {"orthogonalizer", "msign method of the optimizer (empty: its own default)"},
+      {"ns_steps", "Newton-Schulz steps (-1: schedule default)"},
+      {"opt", "optimizer hyperparameters, KEY=VALUE, repeatable (steepest optimizers)"},
       {"schedule", "learning-rate schedule: constant, wsd, cosine"},
       {"warmup", "linear warm-up steps"},
       {"decay_fraction", "wsd: final fraction of steps with linear decay to 0"},

@@ -121,6 +121,8 @@ ModelOptimizerOptions model_optimizer_options(const TrainConfig& c) {
   o.weight_decay = c.weight_decay;
   o.orthogonalizer = c.orthogonalizer;
   o.ns_steps = static_cast<int>(c.ns_steps);
+  o.opt = c.opt;
+  o.total_steps = c.steps;
   return o;
 }
 

@@ -7,7 +7,9 @@ foreach(cmd "" "orthogonalize" "optimizers")
   endif()
 endforeach()
 execute_process(COMMAND ${EXE} optimizers RESULT_VARIABLE rc OUTPUT_VARIABLE out)
-foreach(name muon adamw lion signsgd sgd keller polar-express you6 convergent cubic svd)
+foreach(name muon adamw lion signsgd sgd spectral-descent htmuon dynmuon mucon contra-muon freon
+        kaon rmnp normuon adamuon dion manifold-muon stiefel keller polar-express you6 convergent
+        cubic svd turbo- "--opt p=0.125")
   if(NOT out MATCHES "${name}")
     message(FATAL_ERROR "steepest optimizers does not list '${name}':\n${out}")
   endif()

@@ -34,6 +34,25 @@ if(NOT nl EQUAL 3 OR NOT b EQUAL 5)
   message(FATAL_ERROR "config file merge wrong: ${OUT}")
 endif()
 
+# Optimizer hyperparameters: --opt KEY=VALUE over the config file's "opt" object.
+file(WRITE ${WORK}/h.json "{\"optimizer\": \"htmuon\", \"opt\": {\"p\": 0.5, \"interval\": 4}}")
+run_ok(${EXE} train --print-config --config ${WORK}/h.json --opt p=0.25 --opt mode=interval)
+string(JSON p GET "${OUT}" opt p)
+string(JSON mode GET "${OUT}" opt mode)
+string(JSON ivl GET "${OUT}" opt interval)
+if(NOT p STREQUAL "0.25" OR NOT mode STREQUAL "interval" OR NOT ivl EQUAL 4)
+  message(FATAL_ERROR "--opt merge wrong: ${OUT}")
+endif()
+execute_process(COMMAND ${EXE} train --print-config --optimizer rmnp --opt p=2
+  RESULT_VARIABLE rc ERROR_VARIABLE err)
+if(rc EQUAL 0 OR NOT err MATCHES "rmnp" OR NOT err MATCHES "'p'" OR NOT err MATCHES "momentum")
+  message(FATAL_ERROR "unknown --opt key not reported with the valid ones: ${err}")
+endif()
+execute_process(COMMAND ${EXE} train --print-config --opt p RESULT_VARIABLE rc ERROR_VARIABLE err)
+if(rc EQUAL 0 OR NOT err MATCHES "KEY=VALUE")
+  message(FATAL_ERROR "malformed --opt not reported: ${err}")
+endif()
+
 # A bad value is named.
 execute_process(COMMAND ${EXE} train --print-config --n-layer two RESULT_VARIABLE rc ERROR_VARIABLE err)
 if(rc EQUAL 0 OR NOT err MATCHES "n-layer")

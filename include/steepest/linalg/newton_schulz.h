@@ -13,6 +13,13 @@ struct NsOptions {
   // Dtype the GEMMs run in: Undefined = the input's own (fp32 for fp32 input);
   // kBFloat16 for speed on AVX-512 BF16 / tensor cores, kDouble for accuracy.
   at::ScalarType compute_dtype = at::ScalarType::Undefined;
+  // Turbo-Muon (Boissin et al. 2025, modded-nanogpt record 2025-11-11): instead of
+  // the Frobenius normalization, scale the short-side X by the AOL rule
+  // X ← diag(Σ_j |X Xᵀ|_ij)^{−1/2}·X, which guarantees ‖X‖₂ ≤ 1 and lifts small σ,
+  // so one iteration can be dropped. The Gram matrix it needs is reused as the
+  // first iteration's A, so it costs no extra GEMM. Caveat: a row scaling moves
+  // the polar factor slightly (it is U Vᵀ of D^{-1/2}X, not of X).
+  bool precondition = false;
 };
 
 // Runs `schedule` on X.
@@ -21,6 +28,7 @@ struct NsOptions {
 //      so the Gram matrix is min(m,n)² (the short side).
 //   Returns: same shape and dtype; singular vectors of X, singular values
 //      σᵢ ↦ schedule.apply_scalar(σᵢ / (‖X‖_F·safety + eps)). Zero input → zero.
+//      With options.precondition the start is the AOL-scaled X instead (above).
 //   cost: if non-null, receives the GEMMs and GEMM FLOPs spent.
 at::Tensor newton_schulz(const at::Tensor& X, const NsSchedule& schedule,
                          const NsOptions& options = {}, Cost* cost = nullptr);

@@ -5,6 +5,7 @@
 #include <torch/nn/module.h>
 #include <torch/optim/adamw.h>
 
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -14,7 +15,12 @@
 namespace steepest {
 
 struct HybridOptions {
+  // The hidden matrices' optimizer: Muon with these options, unless
+  // matrix_optimizer is set (any Muon variant or Stiefel optimizer, e.g. from
+  // make_matrix_optimizer()).
   MuonOptions muon;
+  std::function<std::unique_ptr<NamedOptimizer>(const std::vector<NamedParameter>&)>
+      matrix_optimizer;
   // AdamW for the non-matrix parameters; betas (0.9, 0.95) and no weight decay
   // on gains/embeddings, as in modded-nanogpt's Adam groups.
   torch::optim::AdamWOptions adamw =
@@ -33,7 +39,7 @@ struct HybridOptions {
 struct ParameterRoute {
   std::string name;
   std::vector<int64_t> shape;
-  std::string optimizer;  // "muon" | "adamw"
+  std::string optimizer;  // the matrix optimizer's kind() ("muon", "htmuon", …) | "adamw"
   double lr = 0.0;
   double scale = 1.0;  // Muon's shape scale; 1 for AdamW
   std::string reason;  // "hidden matrix", "1-D", "embedding module", "name pattern …"
@@ -59,7 +65,9 @@ class HybridOptimizer {
   // A fixed-width table: parameter, shape, optimizer, lr, scale, reason.
   std::string table() const;
 
-  Muon* muon() { return muon_.get(); }
+  // The hidden matrices' optimizer (nullptr if none); muon() if it is a Muon.
+  NamedOptimizer* matrix() { return matrix_.get(); }
+  Muon* muon() { return dynamic_cast<Muon*>(matrix_.get()); }
   torch::optim::AdamW* adamw() { return adamw_.get(); }
   Cost last_step_cost() const;
   int64_t state_bytes() const;
@@ -70,7 +78,7 @@ class HybridOptimizer {
   HybridOptions options_;
   std::vector<ParameterRoute> routes_;
   std::vector<NamedParameter> params_;
-  std::unique_ptr<Muon> muon_;
+  std::unique_ptr<NamedOptimizer> matrix_;
   std::unique_ptr<torch::optim::AdamW> adamw_;
   double base_muon_lr_ = 0.0, base_adamw_lr_ = 0.0;
 };

@@ -7,6 +7,7 @@
 #include <torch/optim/optimizer.h>
 
 #include <memory>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
 
@@ -16,13 +17,19 @@
 namespace steepest {
 
 struct ModelOptimizerOptions {
-  std::string name = "muon";  // any optimizer_infos() name
-  double lr = -1.0;           // < 0: the optimizer's default (Muon's for "muon")
-  double adamw_lr = -1.0;     // "muon" only: the AdamW half (< 0: default 3e-3)
-  double weight_decay = 0.0;  // decoupled; Muon's matrices, or every parameter otherwise
-  std::string orthogonalizer = "keller";  // "muon" only
-  int ns_steps = -1;                      // "muon" only
+  std::string name = "muon";   // any optimizer_infos() name
+  double lr = -1.0;            // < 0: the optimizer's default (of the matrix half for hybrids)
+  double adamw_lr = -1.0;      // hidden-matrix optimizers: the AdamW half (< 0: default 3e-3)
+  double weight_decay = 0.0;   // decoupled; the hidden matrices, or every parameter otherwise
+  std::string orthogonalizer;  // "" = the optimizer's own; else sets its orthogonalizer option
+  int ns_steps = -1;           // >= 0 sets the optimizer's ns_steps option
+  nlohmann::json opt = nlohmann::json::object();  // hyperparameter overrides (registry.h)
+  int64_t total_steps = 0;                        // run length, for in-optimizer schedules
 };
+
+// options.opt with the orthogonalizer / ns_steps shorthands folded in
+// (explicit opt keys win); what the optimizer's factory receives.
+nlohmann::json effective_hyperparameters(const ModelOptimizerOptions& options);
 
 class ModelOptimizer {
  public:

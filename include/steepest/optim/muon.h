@@ -3,11 +3,15 @@
 
 #include <torch/optim/optimizer.h>
 
+#include <memory>
 #include <string>
+#include <unordered_map>
+#include <utility>
 #include <vector>
 
 #include "steepest/linalg/orthogonalizer.h"
 #include "steepest/optim/named_optimizer.h"
+#include "steepest/optim/update_rule.h"
 
 namespace steepest {
 
@@ -23,6 +27,8 @@ MuonScale muon_scale_from_name(
     const std::string& name);  // "original" | "spectral" | "match_rms_adamw"
 std::string muon_scale_name(MuonScale rule);
 
+using NsStepsMap = std::vector<std::pair<std::string, int>>;  // (name regex, NS steps)
+
 struct MuonOptions : torch::optim::OptimizerCloneableOptions<MuonOptions> {
   MuonOptions(double lr = 0.02) : lr_(lr) {}
   TORCH_ARG(double, lr);
@@ -37,12 +43,22 @@ struct MuonOptions : torch::optim::OptimizerCloneableOptions<MuonOptions> {
   TORCH_ARG(MuonScale, scale) = MuonScale::Original;
   // GEMM dtype of the iteration (Undefined = the parameter's dtype).
   TORCH_ARG(at::ScalarType, compute_dtype) = at::ScalarType::Undefined;
+  // Per-layer NS step counts: the first (ECMAScript regex searched in the
+  // parameter name, steps) that matches sets that parameter's step count;
+  // unmatched parameters use ns_steps.
+  TORCH_ARG(NsStepsMap, ns_steps_map) = {};
+  // The map from momentum to update direction (nullptr: msign, i.e. Muon). The
+  // variants of the family (HTMuon, NorMuon, Dion, …) are rules; see update_rule.h.
+  TORCH_ARG(std::shared_ptr<const UpdateRule>, rule) = nullptr;
 
  public:
   double get_lr() const override { return lr(); }
   void set_lr(const double lr) override { this->lr(lr); }
 };
 
+// The Muon family's optimizer: momentum (unless the rule owns it), the rule's
+// direction O, then W ← W·(1 − lr·wd) − lr·scale·O. With the default rule it is
+// Muon; kind() is the rule's name.
 class Muon : public NamedOptimizer {
  public:
   // Every parameter must be ≥ 2-D; a 1-D one raises c10::Error naming it.
@@ -50,8 +66,17 @@ class Muon : public NamedOptimizer {
   Muon(std::vector<torch::optim::OptimizerParamGroup> groups, MuonOptions defaults = {},
        std::vector<std::string> names = {});
 
-  std::string kind() const override { return "muon"; }
+  std::string kind() const override { return kind_; }
   at::Tensor step(LossClosure closure = nullptr) override;
+
+  // NS steps p gets (ns_steps_map, else ns_steps; -1 = the schedule's default).
+  int ns_steps_for(const at::Tensor& p, const MuonOptions& o) const;
+  // What one step spends on an m×n parameter of the first group at `step`.
+  Cost predicted_cost(int64_t m, int64_t n, int64_t step = 1, int ns_steps = -1) const;
+
+ private:
+  std::string kind_ = "muon";
+  mutable std::unordered_map<const void*, int> ns_steps_cache_;
 };
 
 }  // namespace steepest

@@ -28,12 +28,15 @@ struct TrainConfig {
   double lr = -1.0;                // < 0: the optimizer's default
   double adamw_lr = -1.0;          // muon only: lr of the AdamW half (< 0: default)
   double weight_decay = 0.0;
-  std::string orthogonalizer = "keller";  // muon only
-  int64_t ns_steps = -1;                  // muon only; -1: the schedule's own
-  std::string schedule = "wsd";           // constant | wsd | cosine
-  int64_t warmup = 0;                     // steps of linear warm-up
-  double decay_fraction = 0.3;            // wsd: linear decay to 0 over this last fraction
-  double grad_clip = 0.0;                 // max global gradient norm; 0 = off
+  std::string orthogonalizer;  // "" = the optimizer's own (muon: keller)
+  int64_t ns_steps = -1;       // -1: the schedule's own
+  // Hyperparameters of the optimizer (`steepest optimizers` lists them), e.g.
+  // {"p": 0.25, "mode": "ns"}; on the command line --opt p=0.25 --opt mode=ns.
+  nlohmann::json opt = nlohmann::json::object();
+  std::string schedule = "wsd";  // constant | wsd | cosine
+  int64_t warmup = 0;            // steps of linear warm-up
+  double decay_fraction = 0.3;   // wsd: linear decay to 0 over this last fraction
+  double grad_clip = 0.0;        // max global gradient norm; 0 = off
   // evaluation, logging, checkpoints
   int64_t eval_every = 100;
   int64_t eval_batches = 16;

@@ -1,0 +1,218 @@
+// What a Muon-family optimizer does between momentum and the weight update:
+// the map from the momentum M of a hidden matrix to its update direction O.
+// Muon's own rule is O = msign(M); the variants shape the spectrum (HTMuon,
+// DynMuon, MuCon, Contra-Muon, Freon, Kaon), normalize rows (RMNP), adapt
+// per neuron or entry (NorMuon, AdaMuon) or go low-rank (Dion). The
+// optimizer (steepest::Muon) owns momentum, weight decay, the shape scale and
+// the step; a rule only maps M to O and may keep per-parameter buffers.
+#pragma once
+
+#include <ATen/ATen.h>
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "steepest/linalg/cost.h"
+#include "steepest/linalg/orthogonalizer.h"
+#include "steepest/optim/named_optimizer.h"
+
+namespace steepest {
+
+// k parameters of one m×n shape (rows = fan_out), stepped together.
+struct RuleBatch {
+  at::Tensor M;                           // (k, m, n): momentum-processed updates (raw gradients
+                                          // for rules that own their momentum)
+  std::vector<TensorState*> states;       // the k parameters' states (their step already counted)
+  int64_t step = 1;                       // the parameters' step, 1-based
+  const Orthogonalizer* ortho = nullptr;  // msign for this layer (per-layer NS steps applied)
+  double momentum = 0.0;                  // the group's μ, for rules that own momentum
+};
+
+class UpdateRule {
+ public:
+  virtual ~UpdateRule() = default;
+  // The optimizer name this rule implements ("muon", "htmuon", …).
+  virtual std::string name() const = 0;
+  // O for the batch, (k, m, n), before lr × scale.
+  virtual at::Tensor direction(const RuleBatch& batch, Cost* cost) const = 0;
+  // What direction() spends on one m×n matrix at `step`.
+  virtual Cost cost(int64_t m, int64_t n, int64_t step, const Orthogonalizer& ortho) const = 0;
+  // The shape factor the step is multiplied by (Muon's rule by default).
+  virtual double scale(double muon_scale, int64_t m, int64_t n) const {
+    (void)m;
+    (void)n;
+    return muon_scale;
+  }
+  // True if direction() receives raw gradients and keeps its own momentum (Dion).
+  virtual bool owns_momentum() const { return false; }
+  // "p=0.125 mode=svd", for tables and logs.
+  virtual std::string describe() const { return name(); }
+};
+
+// Muon: O = msign(M) by the layer's orthogonalizer.
+class MsignRule : public UpdateRule {
+ public:
+  explicit MsignRule(std::string name = "muon") : name_(std::move(name)) {}
+  std::string name() const override { return name_; }
+  at::Tensor direction(const RuleBatch& batch, Cost* cost) const override;
+  Cost cost(int64_t m, int64_t n, int64_t step, const Orthogonalizer& ortho) const override;
+
+ private:
+  std::string name_;
+};
+
+// HTMuon (Findings ACL 2026): O = U (Σ/σ_max)^p Vᵀ at the norm of U Vᵀ.
+//   mode "svd": exact SVD every step; "ns": msign(M)·(MᵀM)^{p/2} without SVD;
+//   "interval": exact SVD on steps 1, 1+k, 1+2k, …, plain msign (Muon) between.
+class HtMuonRule : public UpdateRule {
+ public:
+  HtMuonRule(double p = 0.125, std::string mode = "svd", int interval = 10, int sqrt_steps = 12);
+  std::string name() const override { return "htmuon"; }
+  at::Tensor direction(const RuleBatch& batch, Cost* cost) const override;
+  Cost cost(int64_t m, int64_t n, int64_t step, const Orthogonalizer& ortho) const override;
+  std::string describe() const override;
+  bool exact_at(int64_t step) const;
+
+ private:
+  double p_;
+  std::string mode_;
+  int interval_, sqrt_steps_;
+};
+
+// DynMuon: HTMuon's exact U (Σ/σ_max)^{p(t)} Vᵀ with the sigmoid schedule p(t)
+// of dynmuon_exponent() over `total_steps` (t = the parameter's step).
+class DynMuonRule : public UpdateRule {
+ public:
+  DynMuonRule(int64_t total_steps, double p_max = 1.0, double p_min = -0.25, double tau = 0.04,
+              double w = 0.04);
+  std::string name() const override { return "dynmuon"; }
+  at::Tensor direction(const RuleBatch& batch, Cost* cost) const override;
+  Cost cost(int64_t m, int64_t n, int64_t step, const Orthogonalizer& ortho) const override;
+  std::string describe() const override;
+  double exponent(int64_t step) const;
+
+ private:
+  int64_t total_steps_;
+  double p_max_, p_min_, tau_, w_;
+};
+
+// MuCon: M̂ = M·√r/‖M‖_F (RMS singular value 1), O = U min(Σ̂, τ) Vᵀ; mode "svd"
+// or "msign" (the SVD-free formula, both msign by the layer's orthogonalizer).
+class MuConRule : public UpdateRule {
+ public:
+  MuConRule(double tau = 1.0, std::string mode = "svd");
+  std::string name() const override { return "mucon"; }
+  at::Tensor direction(const RuleBatch& batch, Cost* cost) const override;
+  Cost cost(int64_t m, int64_t n, int64_t step, const Orthogonalizer& ortho) const override;
+  std::string describe() const override;
+
+ private:
+  double tau_;
+  std::string mode_;
+};
+
+// Contra-Muon: contra_msign(M, κ); mode "ns" (the layer's orthogonalizer and a
+// power-iteration ‖M‖₂) or "svd" (exact σ ↦ 1 − (κ/2)σ/σ_max, rescaled).
+class ContraMuonRule : public UpdateRule {
+ public:
+  ContraMuonRule(double kappa = 0.4, int power_iters = 5, std::string mode = "ns");
+  std::string name() const override { return "contra-muon"; }
+  at::Tensor direction(const RuleBatch& batch, Cost* cost) const override;
+  Cost cost(int64_t m, int64_t n, int64_t step, const Orthogonalizer& ortho) const override;
+  std::string describe() const override;
+
+ private:
+  double kappa_;
+  int power_iters_;
+  std::string mode_;
+};
+
+// Freon: O = (M Mᵀ)^{−c} M = U Σ^{1−2c} Vᵀ (c = 0 SGD direction, c = ½ Muon),
+// exact SVD, at the norm of U Vᵀ.
+class FreonRule : public UpdateRule {
+ public:
+  explicit FreonRule(double c = 0.75);
+  std::string name() const override { return "freon"; }
+  at::Tensor direction(const RuleBatch& batch, Cost* cost) const override;
+  Cost cost(int64_t m, int64_t n, int64_t step, const Orthogonalizer& ortho) const override;
+  std::string describe() const override;
+
+ private:
+  double c_;
+};
+
+// Kaon: the chaotic iteration kaon(M, steps) (keeps U, V; scrambles Σ in [0, 1]).
+class KaonRule : public UpdateRule {
+ public:
+  explicit KaonRule(int steps = 5);
+  std::string name() const override { return "kaon"; }
+  at::Tensor direction(const RuleBatch& batch, Cost* cost) const override;
+  Cost cost(int64_t m, int64_t n, int64_t step, const Orthogonalizer& ortho) const override;
+  std::string describe() const override;
+
+ private:
+  int steps_;
+};
+
+// RMNP (ICML 2026): each row (output neuron) of M over its ℓ2 norm; no GEMMs.
+// Scaled by √max(1, m/n) (Muon's original rule).
+class RmnpRule : public UpdateRule {
+ public:
+  std::string name() const override { return "rmnp"; }
+  at::Tensor direction(const RuleBatch& batch, Cost* cost) const override;
+  Cost cost(int64_t m, int64_t n, int64_t step, const Orthogonalizer& ortho) const override;
+};
+
+// NorMuon: O = msign(M); v ← β₂v + (1−β₂)·mean_row(O²) (one value per output
+// neuron, buffer "row_second_moment"); O ← O/(√v + eps), rescaled to ‖msign(M)‖_F.
+class NorMuonRule : public UpdateRule {
+ public:
+  explicit NorMuonRule(double beta2 = 0.95, double eps = 1e-8);
+  std::string name() const override { return "normuon"; }
+  at::Tensor direction(const RuleBatch& batch, Cost* cost) const override;
+  Cost cost(int64_t m, int64_t n, int64_t step, const Orthogonalizer& ortho) const override;
+  std::string describe() const override;
+
+ private:
+  double beta2_, eps_;
+};
+
+// AdaMuon: O = msign(sign(M)); v ← β₂v + (1−β₂)·O² (element-wise, buffer
+// "second_moment"); O ← O/(√v + eps), then RMS(O) set to `rms` (0.2, AdamW's
+// typical update RMS) — the scale is that RMS, not Muon's shape rule.
+class AdaMuonRule : public UpdateRule {
+ public:
+  AdaMuonRule(double beta2 = 0.95, double eps = 1e-8, double rms = 0.2);
+  std::string name() const override { return "adamuon"; }
+  at::Tensor direction(const RuleBatch& batch, Cost* cost) const override;
+  Cost cost(int64_t m, int64_t n, int64_t step, const Orthogonalizer& ortho) const override;
+  double scale(double muon_scale, int64_t m, int64_t n) const override;
+  std::string describe() const override;
+
+ private:
+  double beta2_, eps_, rms_;
+};
+
+// Dion (Ahn et al. 2025, microsoft/dion): rank-r power iteration with error
+// feedback. Per parameter: B ← B + G; P = QR(B·Q) (m×r); R = BᵀP (n×r);
+// B ← B − (1−μ)·P·Rᵀ; Q ← colnorm(R); O = P·Qᵀ, scaled by √(m/n).
+// Buffers "momentum_buffer" (m×n) and "dion_q" (n×r, seeded deterministically).
+// rank 0 → max(1, round(rank_fraction·min(m, n))).
+class DionRule : public UpdateRule {
+ public:
+  DionRule(int64_t rank = 0, double rank_fraction = 0.25);
+  std::string name() const override { return "dion"; }
+  at::Tensor direction(const RuleBatch& batch, Cost* cost) const override;
+  Cost cost(int64_t m, int64_t n, int64_t step, const Orthogonalizer& ortho) const override;
+  double scale(double muon_scale, int64_t m, int64_t n) const override;
+  bool owns_momentum() const override { return true; }
+  std::string describe() const override;
+  int64_t rank_for(int64_t m, int64_t n) const;
+
+ private:
+  int64_t rank_;
+  double rank_fraction_;
+};
+
+}  // namespace steepest

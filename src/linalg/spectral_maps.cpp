@@ -1,0 +1,215 @@
+#include "steepest/linalg/spectral_maps.h"
+
+#include <c10/util/Exception.h>
+
+#include <cmath>
+
+#include "linalg/gemm.h"
+#include "linalg/input_checks.h"
+#include "steepest/linalg/newton_schulz.h"
+#include "steepest/linalg/polar_svd.h"
+
+namespace steepest {
+namespace {
+
+// Which singular values count as non-zero: LAPACK's rank rule r·eps(dtype)·σ_max.
+at::Tensor nonzero_sigma(const at::Tensor& S) {
+  const double eps = S.scalar_type() == at::kDouble ? 2.220446049250313e-16 : 1.1920929e-07;
+  return S > S.amax(-1, /*keepdim=*/true) * (S.size(-1) * eps) + 1e-30;
+}
+
+at::Tensor eye_like(const at::Tensor& A) {
+  at::Tensor I = at::eye(A.size(-1), A.options());
+  return A.dim() == 3 ? I.expand_as(A).contiguous() : I;
+}
+
+// Binary digits of q ∈ (0, 1) to `depth` places: digit k (1-based) ↔ 2^{-k}.
+std::vector<bool> dyadic_digits(double q, int depth) {
+  std::vector<bool> bits;
+  for (int k = 1; k <= depth; ++k) {
+    q *= 2.0;
+    const bool b = q >= 1.0 - 1e-12;
+    if (b) q -= 1.0;
+    bits.push_back(b);
+  }
+  while (!bits.empty() && !bits.back()) bits.pop_back();
+  return bits;
+}
+
+void check_power(double p, int sqrt_steps, int depth) {
+  TORCH_CHECK(p > 0.0 && p <= 1.0, "spectral_power_ns: p must be in (0, 1], got ", p,
+              "; use spectral_power_svd for other exponents");
+  TORCH_CHECK(sqrt_steps >= 1 && depth >= 1, "spectral_power_ns: sqrt_steps and depth must be ",
+              ">= 1, got ", sqrt_steps, " and ", depth);
+  TORCH_CHECK(!dyadic_digits(p / 2.0, depth).empty(), "spectral_power_ns: p = ", p,
+              " rounds to 0 at depth ", depth, "; raise depth");
+}
+
+}  // namespace
+
+at::Tensor spectral_power_svd(const at::Tensor& M, double p, Cost* cost) {
+  detail::check_matrix_input(M, "spectral_power_svd");
+  return spectral_map_svd(
+      M,
+      [p](const at::Tensor& S) {
+        const at::Tensor keep = nonzero_sigma(S);
+        at::Tensor rel = S / S.amax(-1, /*keepdim=*/true).clamp_min(1e-30);
+        if (p < 0) rel = rel.clamp_min(kNegativePowerFloor);
+        const at::Tensor f = at::where(keep, rel.pow(p), at::zeros_like(S));
+        // ‖U f Vᵀ‖_F = ‖f‖₂: rescale to √rank, the Frobenius norm of U Vᵀ.
+        const at::Tensor rank = keep.sum(-1, /*keepdim=*/true).to(S.scalar_type());
+        return f * rank.sqrt() / at::linalg_vector_norm(f, 2, {-1}, true).clamp_min(1e-30);
+      },
+      cost);
+}
+
+at::Tensor sqrt_newton_schulz(const at::Tensor& A, int steps, Cost* cost) {
+  detail::check_matrix_input(A, "sqrt_newton_schulz");
+  TORCH_CHECK(A.size(-1) == A.size(-2), "sqrt_newton_schulz: A must be square, got ", A.sizes());
+  const at::Tensor I = eye_like(A);
+  at::Tensor Y = A, Z = I;
+  for (int k = 0; k < steps; ++k) {
+    const at::Tensor T = detail::gemm(I * 1.5, Z, Y, 1.0, -0.5, cost);  // ½(3I − Z·Y)
+    Y = detail::matmul(Y, T, cost);
+    Z = detail::matmul(T, Z, cost);
+  }
+  return Y;
+}
+
+at::Tensor spectral_power_ns(const at::Tensor& M, double p, const Orthogonalizer& ortho,
+                             int sqrt_steps, int depth, Cost* cost) {
+  detail::check_matrix_input(M, "spectral_power_ns");
+  check_power(p, sqrt_steps, depth);
+  const bool tall = M.size(-2) >= M.size(-1);
+  const at::Tensor Mn = detail::frobenius_normalize(M, 1.0, 1e-30);
+  // Gram matrix on the short side; eigenvalues σᵢ²/‖M‖_F² ∈ [0, 1].
+  const at::Tensor A =
+      tall ? detail::matmul(detail::mT(Mn), Mn, cost) : detail::matmul(Mn, detail::mT(Mn), cost);
+  // A^{p/2} = Π over the binary digits k of p/2 of A^{2^{-k}} (they commute).
+  at::Tensor R = A, P;
+  for (bool bit : dyadic_digits(p / 2.0, depth)) {
+    R = sqrt_newton_schulz(R, sqrt_steps, cost);
+    if (bit) P = P.defined() ? detail::matmul(P, R, cost) : R;
+  }
+  const at::Tensor O = ortho(M, cost);
+  at::Tensor out = tall ? detail::matmul(O, P.to(O.scalar_type()), cost)
+                        : detail::matmul(P.to(O.scalar_type()), O, cost);
+  const double r = static_cast<double>(std::min(M.size(-1), M.size(-2)));
+  return detail::frobenius_normalize(out, 1.0 / std::sqrt(r), 1e-30);
+}
+
+Cost spectral_power_ns_cost(int64_t m, int64_t n, double p, const Orthogonalizer& ortho,
+                            int sqrt_steps, int depth, int64_t batch) {
+  check_power(p, sqrt_steps, depth);
+  const int64_t r = std::min(m, n), c = std::max(m, n);
+  Cost cost = ortho.cost(m, n, batch);
+  count_gemm(&cost, r, c, r, batch);
+  bool first = true;
+  for (bool bit : dyadic_digits(p / 2.0, depth)) {
+    for (int k = 0; k < 3 * sqrt_steps; ++k) count_gemm(&cost, r, r, r, batch);
+    if (bit && !first) count_gemm(&cost, r, r, r, batch);
+    if (bit) first = false;
+  }
+  count_gemm(&cost, r, r, c, batch);
+  return cost;
+}
+
+at::Tensor clip_spectrum_svd(const at::Tensor& M, double tau, Cost* cost) {
+  detail::check_matrix_input(M, "clip_spectrum_svd");
+  TORCH_CHECK(tau > 0, "clip_spectrum_svd: tau must be > 0, got ", tau);
+  return spectral_map_svd(
+      M,
+      [tau](const at::Tensor& S) {
+        return at::where(nonzero_sigma(S), S.clamp_max(tau), at::zeros_like(S));
+      },
+      cost);
+}
+
+at::Tensor clip_spectrum_msign(const at::Tensor& M, double tau, const Orthogonalizer& ortho,
+                               Cost* cost) {
+  detail::check_matrix_input(M, "clip_spectrum_msign");
+  TORCH_CHECK(tau > 0, "clip_spectrum_msign: tau must be > 0, got ", tau);
+  // Work on the tall orientation so S = PᵀM is the short side's n×n.
+  const bool wide = M.size(-2) < M.size(-1);
+  const at::Tensor B = wide ? detail::mT(M).contiguous() : M;
+  const at::Tensor P = ortho(B, cost);
+  const at::Tensor PtB = detail::matmul(detail::mT(P), B, cost);
+  const at::Tensor S = PtB - eye_like(PtB) * tau;
+  // S is symmetric: msign(S) = V·sign(Σ − τ)·Vᵀ, so S·msign(S) = |S|.
+  const at::Tensor absS = detail::matmul(S, ortho(S, cost), cost);
+  at::Tensor out = (B + P * tau - detail::matmul(P, absS, cost)) * 0.5;
+  return wide ? detail::mT(out).contiguous() : out;
+}
+
+Cost clip_spectrum_msign_cost(int64_t m, int64_t n, const Orthogonalizer& ortho, int64_t batch) {
+  const int64_t r = std::min(m, n), c = std::max(m, n);
+  Cost cost = ortho.cost(c, r, batch);
+  count_gemm(&cost, r, c, r, batch);
+  cost += ortho.cost(r, r, batch);
+  count_gemm(&cost, r, r, r, batch);
+  count_gemm(&cost, c, r, r, batch);
+  return cost;
+}
+
+at::Tensor spectral_norm_power(const at::Tensor& M, int iters, Cost* cost) {
+  detail::check_matrix_input(M, "spectral_norm_power");
+  TORCH_CHECK(iters >= 1, "spectral_norm_power: iters must be >= 1, got ", iters);
+  const at::Tensor X = M.dim() == 2 ? M.unsqueeze(0) : M;
+  const at::Tensor Xt = detail::mT(X);
+  at::Tensor v = detail::matmul(Xt, at::ones({X.size(0), X.size(1), 1}, X.options()), cost);
+  for (int k = 0; k < iters; ++k) {
+    v = v / at::linalg_vector_norm(v, 2, {-2, -1}, true).clamp_min(1e-30);
+    v = detail::matmul(Xt, detail::matmul(X, v, cost), cost);
+  }
+  v = v / at::linalg_vector_norm(v, 2, {-2, -1}, true).clamp_min(1e-30);
+  const at::Tensor sigma = at::linalg_vector_norm(detail::matmul(X, v, cost), 2, {-2, -1});
+  return M.dim() == 2 ? sigma.squeeze(0) : sigma;
+}
+
+at::Tensor contra_msign(const at::Tensor& M, double kappa, const Orthogonalizer& ortho,
+                        int power_iters, Cost* cost) {
+  detail::check_matrix_input(M, "contra_msign");
+  const at::Tensor O = ortho(M, cost);
+  at::Tensor s = spectral_norm_power(M, power_iters, cost).clamp_min(1e-30);
+  if (M.dim() == 3) s = s.view({-1, 1, 1});
+  const at::Tensor U = O - M * (kappa / 2.0) / s;
+  const at::Tensor o_norm = at::linalg_vector_norm(O, 2, {-2, -1}, true);
+  return U * o_norm / at::linalg_vector_norm(U, 2, {-2, -1}, true).clamp_min(1e-30);
+}
+
+Cost contra_msign_cost(int64_t m, int64_t n, const Orthogonalizer& ortho, int power_iters,
+                       int64_t batch) {
+  Cost cost = ortho.cost(m, n, batch);
+  count_gemm(&cost, n, m, 1, batch);  // v₀ = Mᵀ·1
+  for (int k = 0; k < power_iters; ++k) {
+    count_gemm(&cost, m, n, 1, batch);
+    count_gemm(&cost, n, m, 1, batch);
+  }
+  count_gemm(&cost, m, n, 1, batch);
+  return cost;
+}
+
+// Kaon's constants: REFERENCE.md §4 (Freon/Kaon): 4.1·(I − XXᵀ)²·X, output ÷ 1.175.
+NsSchedule kaon_schedule(int steps) {
+  TORCH_CHECK(steps >= 1, "kaon: steps must be >= 1, got ", steps);
+  NsSchedule s;
+  s.name = "kaon";
+  s.steps.assign(static_cast<size_t>(steps), NsCoefficients{4.1, -8.2, 4.1});
+  s.safety = 1.0;
+  s.eps = 1e-7;
+  return s;
+}
+
+at::Tensor kaon(const at::Tensor& M, int steps, Cost* cost) {
+  return newton_schulz(M, kaon_schedule(steps), {}, cost) / 1.175;
+}
+
+double dynmuon_exponent(int64_t t, int64_t total_steps, double p_max, double p_min, double tau,
+                        double w) {
+  TORCH_CHECK(total_steps > 0, "dynmuon_exponent: total_steps must be > 0, got ", total_steps);
+  TORCH_CHECK(w > 0, "dynmuon_exponent: w must be > 0, got ", w);
+  const double x = (static_cast<double>(t) / static_cast<double>(total_steps) - tau) / w;
+  return p_min + (p_max - p_min) / (1.0 + std::exp(x));
+}
+
+}  // namespace steepest
