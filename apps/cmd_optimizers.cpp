@@ -9,6 +9,7 @@
 #include "steepest/linalg/orthogonalizer.h"
 #include "steepest/linalg/schedule.h"
 #include "steepest/optim/registry.h"
+#include "steepest/util/threads.h"
 
 namespace steepest::app {
 
@@ -19,8 +20,13 @@ void add_optimizers_command(CLI::App& app) {
   cmd->add_option("--cost", *shape,
                   "instead of the list: what one step of each optimizer spends on an MxN "
                   "matrix (GEMMs, FLOPs, state bytes, ms), e.g. --cost 512x128");
-  cmd->callback([shape] {
+  auto threads = std::make_shared<int>(0);
+  cmd->add_option("--threads", *threads,
+                  "with --cost: OpenBLAS threads (libtorch intra-op then 1; 0 = leave both as they "
+                  "are)");
+  cmd->callback([shape, threads] {
     if (!shape->empty()) {
+      if (*threads > 0) set_threads(*threads);
       int64_t m = 0, n = 0;
       char x = 0;
       std::istringstream in(*shape);

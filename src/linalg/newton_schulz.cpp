@@ -25,8 +25,11 @@ at::Tensor newton_schulz(const at::Tensor& X, const NsSchedule& schedule, const 
     // eigenvalues ≤ 1; zero rows stay zero.
     const at::Tensor d = A.abs().sum(-1);
     const at::Tensor s = at::where(d > 0, d.rsqrt(), at::zeros_like(d));
-    x = (x * s.unsqueeze(-1)).contiguous();
-    A = A * s.unsqueeze(-1) * s.unsqueeze(-2);
+    // The schedule's safety factor still applies: its polynomials were fitted
+    // for σ ≤ 1/safety (polar-express: 1/1.02).
+    const double safety = schedule.safety;
+    x = (x * (s / safety).unsqueeze(-1)).contiguous();
+    A = A * (s / safety).unsqueeze(-1) * (s / safety).unsqueeze(-2);
   } else {
     x = detail::frobenius_normalize(x.to(compute), schedule.safety, schedule.eps).contiguous();
   }

@@ -32,7 +32,8 @@ Orthogonalizer Orthogonalizer::from_name(const std::string& method, int steps,
     schedule = method.substr(kTurboPrefix.size());
   }
   try {
-    // Turbo-Muon drops one iteration: the preconditioned start needs fewer.
+    // Turbo-Muon drops one iteration (the schedule's last): the AOL start
+    // already lifts the small singular values the iterations exist to grow.
     if (turbo && steps < 0)
       steps = std::max(1, static_cast<int>(ns_schedule(schedule).steps.size()) - 1);
     o.schedule = ns_schedule(schedule, steps);

@@ -16,8 +16,8 @@ namespace steepest {
 //   "<schedule>"        Newton–Schulz with that schedule (cubic, keller, convergent, you6,
 //                       polar-express)
 //   "gram-<schedule>"   Gram Newton–Schulz with that schedule (e.g. gram-polar-express)
-//   "turbo-<schedule>"  Turbo-Muon: AOL-preconditioned NS, one step fewer than the
-//                       schedule's default (NsOptions::precondition)
+//   "turbo-<schedule>"  Turbo-Muon: AOL-preconditioned NS (NsOptions::precondition)
+//                       with the schedule's first steps: all but the last by default
 //   "svd"               exact U Vᵀ by LAPACK SVD
 struct Orthogonalizer {
   enum class Kind { NewtonSchulz, GramNewtonSchulz, Svd };
