@@ -15,6 +15,8 @@ int main(int argc, char** argv) {
   steepest::app::add_train_command(app);
   steepest::app::add_eval_command(app);
   steepest::app::add_sample_command(app);
+  steepest::app::add_bench_command(app);
+  steepest::app::add_report_command(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

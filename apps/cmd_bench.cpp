@@ -1,0 +1,56 @@
+// `steepest bench SUITE --out DIR` and `steepest report DIR`.
+#include <cstdio>
+#include <iostream>
+#include <memory>
+
+#include "commands.h"
+#include "steepest/bench/report.h"
+#include "steepest/bench/runner.h"
+
+namespace steepest::app {
+
+void add_bench_command(CLI::App& app) {
+  auto o = std::make_shared<BenchOptions>();
+  auto suite = std::make_shared<std::string>();
+  auto dry = std::make_shared<bool>(false);
+  auto* cmd = app.add_subcommand(
+      "bench",
+      "Run a fair optimizer comparison: equal LR-tuning budget, several seeds, cost; resumable");
+  cmd->add_option("suite", *suite, "suite JSON (e.g. benchmarks/suites/default.json)")->required();
+  cmd->add_option("--out", o->out, "results directory (finished runs there are never rerun)")
+      ->required();
+  cmd->add_option("--jobs", o->jobs, "runs at once (default 1)");
+  cmd->add_option("--threads-per-run", o->threads_per_run,
+                  "OpenBLAS threads of each run (0 = cores / jobs)");
+  cmd->add_flag("--dry-run", *dry, "print the planned LR trials and exit");
+  cmd->add_flag("!--no-report", o->report, "skip writing report.html / report.md at the end");
+  cmd->callback([o, suite, dry] {
+    const BenchSuite s = load_suite(*suite);
+    if (*dry) {
+      for (const auto& r : tuning_runs(s, o->out))
+        std::printf("%-44s %s lr=%g seed=%lld\n", r.id.c_str(), r.config.optimizer.c_str(), r.lr,
+                    static_cast<long long>(r.seed));
+      std::printf("then each optimizer's best LR on seeds");
+      for (size_t i = 1; i < s.seeds.size(); ++i) std::printf(" %lld", static_cast<long long>(s.seeds[i]));
+      std::printf("\n");
+      return;
+    }
+    const auto c = run_bench(s, *o);
+    std::printf("bench done: %d runs ran, %d cached, %d failed; results in %s\n", c.ran, c.cached,
+                c.failed, o->out.c_str());
+  });
+}
+
+void add_report_command(CLI::App& app) {
+  auto dir = std::make_shared<std::string>();
+  auto* cmd = app.add_subcommand(
+      "report", "Write report.html (inline SVG charts) and report.md from a bench results directory");
+  cmd->add_option("dir", *dir, "results directory of `steepest bench`")->required();
+  cmd->callback([dir] {
+    const auto results = load_bench_results(*dir);
+    for (const auto& f : write_report(results)) std::printf("wrote %s\n", f.c_str());
+    std::cout << summary_markdown(results);
+  });
+}
+
+}  // namespace steepest::app

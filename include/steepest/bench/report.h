@@ -1,0 +1,21 @@
+// `steepest report`: report.html (one self-contained file, inline SVG charts,
+// no network) and report.md (the summary table) from a bench results directory.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "steepest/bench/results.h"
+
+namespace steepest {
+
+// The per-optimizer summary as a Markdown table (what report.md holds).
+std::string summary_markdown(const BenchResults& results);
+
+// The whole page.
+std::string report_html(const BenchResults& results);
+
+// Writes <dir>/report.html and <dir>/report.md (tmp + rename); returns their paths.
+std::vector<std::string> write_report(const BenchResults& results);
+
+}  // namespace steepest

@@ -1,0 +1,29 @@
+// `steepest bench`: runs a suite's trials as separate `steepest train`
+// processes, caching every finished run in the results directory.
+#pragma once
+
+#include <string>
+
+#include "steepest/bench/suite.h"
+
+namespace steepest {
+
+struct BenchOptions {
+  std::string out;           // results directory
+  int jobs = 1;              // runs at once
+  int threads_per_run = 0;   // OpenBLAS threads of each run; 0 = max(1, cores / jobs)
+  std::string exe;           // the steepest executable ("" = this process's own)
+  bool report = true;        // write report.html / report.md at the end
+};
+
+struct BenchCounts {
+  int ran = 0, cached = 0, failed = 0;
+};
+
+// Phase 1 (LR trials), then phase 2 (best LR × remaining seeds), then the
+// report. A run whose directory holds a summary.json (or whose failure was
+// recorded) for the same config is never run again, so a killed bench picks
+// up where it stopped; a run killed mid-way is started again from scratch.
+BenchCounts run_bench(const BenchSuite& suite, const BenchOptions& options);
+
+}  // namespace steepest

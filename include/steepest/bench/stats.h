@@ -1,0 +1,28 @@
+// Small-sample statistics for comparing optimizers over seeds: mean, Student-t
+// confidence intervals and the one-sided test of the modded-nanogpt
+// optimization track (mean val loss below a target).
+#pragma once
+
+#include <vector>
+
+namespace steepest {
+
+double mean(const std::vector<double>& x);
+// Sample standard deviation (n − 1 in the denominator); 0 for n < 2.
+double sample_stddev(const std::vector<double>& x);
+
+// P(T ≤ t) for Student's t with `df` > 0 degrees of freedom.
+double student_t_cdf(double t, double df);
+// The q-quantile (0 < q < 1) of Student's t with `df` degrees of freedom.
+double student_t_quantile(double q, double df);
+
+// Half-width of the two-sided 95% confidence interval of the mean:
+// t_{0.975, n−1}·s/√n. NaN for n < 2 (an interval needs two seeds).
+double ci95_half_width(const std::vector<double>& x);
+
+// One-sided one-sample t-test, H1: mean(x) < target. Returns the p-value
+// (scipy.stats.ttest_1samp(x, target, alternative="less")). NaN for n < 2;
+// 0 or 1 when all values are equal (s = 0).
+double one_sided_p_below(const std::vector<double>& x, double target);
+
+}  // namespace steepest

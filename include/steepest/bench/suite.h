@@ -1,0 +1,58 @@
+// A benchmark suite: one model/data config, a step budget, a list of
+// optimizers, the learning-rate grid rule, the seeds and a target val loss —
+// and the runs that make the comparison fair: every optimizer gets the same
+// number of LR trials around its own default, then its best LR on every seed.
+#pragma once
+
+#include <cstdint>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+#include "steepest/train/config.h"
+
+namespace steepest {
+
+struct BenchOptimizer {
+  std::string label;      // unique in the suite; names runs and chart series
+  std::string optimizer;  // a `steepest optimizers` name
+  nlohmann::json opt = nlohmann::json::object();  // its hyperparameters
+  double center_lr = 0;   // the grid's center: "lr" in the suite, else the optimizer's default
+};
+
+struct BenchSuite {
+  std::string name, description;
+  TrainConfig train;  // everything but optimizer, opt, lr, seed, out
+  std::vector<BenchOptimizer> optimizers;
+  int lr_points = 5;        // LR trials per optimizer (the tuning budget)
+  double lr_factor = 2.0;   // neighbouring grid points differ by this factor
+  std::vector<int64_t> seeds = {1, 2, 3};  // the best LR runs on each; seeds[0] also tunes
+  double target_val_loss = 0;
+  nlohmann::json source;  // the suite file as read
+};
+
+// Reads and checks a suite file; errors name the file, the key and a hint.
+BenchSuite load_suite(const std::string& path);
+BenchSuite suite_from_json(const nlohmann::json& j, const std::string& where = "suite");
+
+// The learning rates tried for one optimizer: center·factor^(k − (points−1)/2).
+std::vector<double> lr_grid(const BenchSuite& suite, const BenchOptimizer& o);
+
+enum class BenchPhase { Tune, Seed };
+
+struct BenchRun {
+  std::string id;  // "<label>_lr<lr>_s<seed>", a directory name
+  std::string label;
+  double lr = 0;
+  int64_t seed = 0;
+  BenchPhase phase = BenchPhase::Tune;
+  TrainConfig config;  // out = <results>/runs/<id>
+};
+
+// Phase 1: every optimizer × every grid LR, with seeds[0].
+std::vector<BenchRun> tuning_runs(const BenchSuite& suite, const std::string& results_dir);
+// Phase 2: each optimizer's best LR on seeds[1..]; seeds[0] is its tuning run.
+std::vector<BenchRun> seed_runs(const BenchSuite& suite, const std::string& results_dir,
+                                const std::vector<double>& best_lr);  // one per optimizer
+
+}  // namespace steepest

@@ -1,0 +1,126 @@
+#include "steepest/bench/results.h"
+
+#include <cmath>
+#include <filesystem>
+#include <limits>
+#include <stdexcept>
+
+#include "steepest/bench/stats.h"
+#include "steepest/train/config.h"
+
+namespace fs = std::filesystem;
+
+namespace steepest {
+
+RunResult read_run(const BenchRun& run, double target) {
+  RunResult r;
+  r.run = run;
+  const fs::path dir = run.config.out;
+  const fs::path failed = dir.string() + ".failed.json";
+  if (fs::exists(failed)) {
+    const auto j = read_json_file(failed.string());
+    r.status = RunStatus::Failed;
+    r.error = j.value("error", std::string("failed"));
+    r.final_val_loss = r.best_val_loss = std::numeric_limits<double>::infinity();
+    return r;
+  }
+  if (!fs::exists(dir / "summary.json")) return r;
+  const auto s = read_json_file((dir / "summary.json").string());
+  r.status = RunStatus::Done;
+  r.final_val_loss = s.at("final_val_loss").get<double>();
+  r.best_val_loss = s.at("best_val_loss").get<double>();
+  r.ms_per_step = s.value("ms_per_step", 0.0);
+  r.optimizer_ms_per_step = s.value("optimizer_ms_per_step", 0.0);
+  r.tokens_per_s = s.value("tokens_per_s", 0.0);
+  r.optimizer_gemms_per_step = s.value("optimizer_gemms_per_step", int64_t{0});
+  r.optimizer_state_bytes = s.value("optimizer_state_bytes", int64_t{0});
+  r.optimizer_flops_per_step = s.value("optimizer_flops_per_step", 0.0);
+  for (const auto& p : s.at("val_curve")) {
+    const int64_t step = p.at("step").get<int64_t>();
+    const double v = p.at("val_loss").get<double>();
+    r.val_curve.emplace_back(step, v);
+    if (!r.steps_to_target && v <= target) r.steps_to_target = step;
+  }
+  return r;
+}
+
+int best_trial(const std::vector<RunResult>& trials) {
+  int best = -1;
+  for (size_t i = 0; i < trials.size(); ++i) {
+    const auto& t = trials[i];
+    if (t.status != RunStatus::Done || !std::isfinite(t.final_val_loss)) continue;
+    if (best < 0 || t.final_val_loss < trials[static_cast<size_t>(best)].final_val_loss)
+      best = static_cast<int>(i);
+  }
+  return best;
+}
+
+BenchResults load_bench_results(const std::string& dir) {
+  const fs::path suite_path = fs::path(dir) / "suite.json";
+  if (!fs::exists(suite_path))
+    throw std::invalid_argument("'" + dir +
+                                "' is not a bench results directory (no suite.json); run "
+                                "`steepest bench SUITE.json --out " + dir + "` first");
+  BenchResults res;
+  res.dir = dir;
+  res.suite = suite_from_json(read_json_file(suite_path.string()), suite_path.string());
+  const auto& s = res.suite;
+  const auto tune = tuning_runs(s, dir);
+  size_t k = 0;
+  for (const auto& o : s.optimizers) {
+    OptimizerResult out;
+    out.optimizer = o;
+    for (int i = 0; i < s.lr_points; ++i, ++k) {
+      out.trials.push_back(read_run(tune[k], s.target_val_loss));
+      res.total_runs += 1;
+      res.finished_runs += out.trials.back().status != RunStatus::Missing;
+    }
+    res.total_runs += static_cast<int>(s.seeds.size()) - 1;
+    res.optimizers.push_back(out);
+  }
+  for (size_t i = 0; i < res.optimizers.size(); ++i) {
+    auto& out = res.optimizers[i];
+    bool tuned = true;
+    for (const auto& t : out.trials) tuned &= t.status != RunStatus::Missing;
+    const int best = best_trial(out.trials);
+    if (!tuned || best < 0) continue;
+    out.best_lr = out.trials[static_cast<size_t>(best)].run.lr;
+    out.best_lr_at_edge = s.lr_points > 1 && (best == 0 || best == s.lr_points - 1);
+    out.seeds.push_back(out.trials[static_cast<size_t>(best)]);
+    BenchSuite one = s;
+    one.optimizers = {s.optimizers[i]};
+    for (const auto& r : seed_runs(one, dir, {out.best_lr})) {
+      out.seeds.push_back(read_run(r, s.target_val_loss));
+      res.finished_runs += out.seeds.back().status != RunStatus::Missing;
+    }
+    std::vector<double> steps, ms, oms, tps;
+    for (const auto& r : out.seeds) {
+      if (r.status == RunStatus::Missing) continue;
+      out.final_losses.push_back(r.final_val_loss);
+      if (r.steps_to_target) {
+        out.steps_to_target.push_back(*r.steps_to_target);
+        steps.push_back(static_cast<double>(*r.steps_to_target));
+      }
+      if (r.status == RunStatus::Done) {
+        ms.push_back(r.ms_per_step);
+        oms.push_back(r.optimizer_ms_per_step);
+        tps.push_back(r.tokens_per_s);
+        out.optimizer_gemms_per_step = r.optimizer_gemms_per_step;
+        out.optimizer_flops_per_step = r.optimizer_flops_per_step;
+        out.optimizer_state_bytes = r.optimizer_state_bytes;
+      }
+    }
+    out.final_mean = mean(out.final_losses);
+    out.final_ci95 = ci95_half_width(out.final_losses);
+    out.reached = static_cast<int>(steps.size());
+    out.steps_mean = mean(steps);
+    out.steps_ci95 = ci95_half_width(steps);
+    out.p_below_target = one_sided_p_below(out.final_losses, s.target_val_loss);
+    out.ms_per_step = mean(ms);
+    out.optimizer_ms_per_step = mean(oms);
+    out.tokens_per_s = mean(tps);
+  }
+  return res;
+}
+
+}  // namespace steepest

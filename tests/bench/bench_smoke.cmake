@@ -1,0 +1,62 @@
+# benchmarks/suites/smoke.json end to end: data, both phases, the cache (a
+# second bench runs nothing), a run killed before finishing is redone, and
+# the report files. Leaves ${WORK}/results for report_browser.cmake.
+file(REMOVE_RECURSE ${WORK})
+file(MAKE_DIRECTORY ${WORK})
+function(run_ok)
+  execute_process(COMMAND ${ARGN} WORKING_DIRECTORY ${WORK} RESULT_VARIABLE rc OUTPUT_VARIABLE out
+                  ERROR_VARIABLE err)
+  if(NOT rc EQUAL 0)
+    message(FATAL_ERROR "failed (${rc}): ${ARGN}\n${out}\n${err}")
+  endif()
+  set(OUT "${out}" PARENT_SCOPE)
+endfunction()
+
+# The suite reads data/kjv/ relative to the working directory.
+run_ok(${EXE} data prepare --default)
+run_ok(${EXE} bench ${SRC}/benchmarks/suites/smoke.json --out results --jobs 2)
+message("${OUT}")
+foreach(want "phase 1 \\(LR trials\\): 6 runs, 0 cached, 6 to run" "phase 2 \\(best LR x seeds\\): 3 runs"
+        "wrote .*report.html" "bench done: 9 runs ran, 0 cached, 0 failed")
+  if(NOT OUT MATCHES "${want}")
+    message(FATAL_ERROR "bench output lacks '${want}':\n${OUT}")
+  endif()
+endforeach()
+
+# Resumable: nothing is rerun...
+run_ok(${EXE} bench ${SRC}/benchmarks/suites/smoke.json --out results --jobs 2)
+if(NOT OUT MATCHES "6 cached, 0 to run" OR NOT OUT MATCHES "3 cached, 0 to run")
+  message(FATAL_ERROR "second bench reran finished runs:\n${OUT}")
+endif()
+# ...except a run that never finished (no summary.json), and only that one.
+file(REMOVE ${WORK}/results/runs/muon_lr0.01155_s1/summary.json)
+run_ok(${EXE} bench ${SRC}/benchmarks/suites/smoke.json --out results --no-report)
+if(NOT OUT MATCHES "5 cached, 1 to run" OR NOT OUT MATCHES "muon_lr0.01155_s1")
+  message(FATAL_ERROR "an unfinished run was not redone (alone):\n${OUT}")
+endif()
+
+# The report: every optimizer in the table, three charts.
+run_ok(${EXE} report results)
+foreach(name adamw muon stiefel-polar)
+  if(NOT OUT MATCHES "\\| ${name}")
+    message(FATAL_ERROR "report table lacks ${name}:\n${OUT}")
+  endif()
+endforeach()
+file(READ ${WORK}/results/report.html html)
+foreach(id chart-loss chart-lr chart-cost summary runs)
+  if(NOT html MATCHES "id=\"${id}\"")
+    message(FATAL_ERROR "report.html lacks #${id}")
+  endif()
+endforeach()
+if(html MATCHES "<script" OR html MATCHES "(src|href)=\"?https?:" OR html MATCHES "url\\(")
+  message(FATAL_ERROR "report.html must be self-contained (no scripts, no network)")
+endif()
+if(NOT EXISTS ${WORK}/results/report.md)
+  message(FATAL_ERROR "no report.md")
+endif()
+
+# Bad input is named.
+execute_process(COMMAND ${EXE} report ${WORK}/nothing-here RESULT_VARIABLE rc ERROR_VARIABLE err)
+if(rc EQUAL 0 OR NOT err MATCHES "suite.json")
+  message(FATAL_ERROR "report on a non-results directory not reported: ${err}")
+endif()
