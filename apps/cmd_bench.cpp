@@ -31,7 +31,8 @@ void add_bench_command(CLI::App& app) {
         std::printf("%-44s %s lr=%g seed=%lld\n", r.id.c_str(), r.config.optimizer.c_str(), r.lr,
                     static_cast<long long>(r.seed));
       std::printf("then each optimizer's best LR on seeds");
-      for (size_t i = 1; i < s.seeds.size(); ++i) std::printf(" %lld", static_cast<long long>(s.seeds[i]));
+      for (size_t i = 1; i < s.seeds.size(); ++i)
+        std::printf(" %lld", static_cast<long long>(s.seeds[i]));
       std::printf("\n");
       return;
     }
@@ -44,7 +45,8 @@ void add_bench_command(CLI::App& app) {
 void add_report_command(CLI::App& app) {
   auto dir = std::make_shared<std::string>();
   auto* cmd = app.add_subcommand(
-      "report", "Write report.html (inline SVG charts) and report.md from a bench results directory");
+      "report",
+      "Write report.html (inline SVG charts) and report.md from a bench results directory");
   cmd->add_option("dir", *dir, "results directory of `steepest bench`")->required();
   cmd->callback([dir] {
     const auto results = load_bench_results(*dir);

@@ -37,19 +37,28 @@ struct Row {
 };
 
 std::vector<std::string> header() {
-  return {"optimizer", "best lr", "final val loss (mean ± 95% CI)", "seeds",
-          "steps to target (mean ± 95% CI)", "reached", "p(mean < target)", "ms/step",
-          "optimizer ms/step", "optimizer GEMMs/step", "optimizer MFLOP/step",
-          "optimizer state (MB)", "tokens/s"};
+  return {"optimizer",
+          "best lr",
+          "final val loss (mean ± 95% CI)",
+          "seeds",
+          "steps to target (mean ± 95% CI)",
+          "reached",
+          "p(mean < target)",
+          "ms/step",
+          "optimizer ms/step",
+          "optimizer GEMMs/step",
+          "optimizer MFLOP/step",
+          "optimizer state (MB)",
+          "tokens/s"};
 }
 
 std::vector<Row> summary_rows(const BenchResults& r) {
   std::vector<Row> rows;
   for (const auto& o : r.optimizers) {
     Row row;
-    const std::string name = o.optimizer.label + (o.optimizer.label != o.optimizer.optimizer
-                                                      ? " (" + o.optimizer.optimizer + ")"
-                                                      : "");
+    const std::string name =
+        o.optimizer.label +
+        (o.optimizer.label != o.optimizer.optimizer ? " (" + o.optimizer.optimizer + ")" : "");
     if (o.best_lr <= 0) {
       row.cells = {name, "–", "not tuned yet / all trials failed"};
       row.cells.resize(header().size(), "–");
@@ -84,10 +93,10 @@ std::string budget_text(const BenchResults& r) {
     << "; the LR with the lowest final val loss is then run on " << s.seeds.size()
     << " seeds (the tuning run is one of them). " << s.train.steps << " steps of batch "
     << s.train.batch << " × " << s.train.ctx << " tokens, " << s.train.n_layer
-    << (s.train.n_layer == 1 ? " layer × " : " layers × ")
-    << s.train.n_embd << " wide, eval every " << s.train.eval_every << " steps on "
-    << s.train.eval_batches << " batches; target val loss " << f("%.4g", s.target_val_loss)
-    << ". Runs finished: " << r.finished_runs << "/" << r.total_runs << ".";
+    << (s.train.n_layer == 1 ? " layer × " : " layers × ") << s.train.n_embd << " wide, eval every "
+    << s.train.eval_every << " steps on " << s.train.eval_batches << " batches; target val loss "
+    << f("%.4g", s.target_val_loss) << ". Runs finished: " << r.finished_runs << "/" << r.total_runs
+    << ".";
   return o.str();
 }
 
@@ -175,7 +184,8 @@ std::string report_html(const BenchResults& r) {
       c.line = false;
       c.markers = true;
       c.error_bars = true;
-      const double x = o.optimizer_flops_per_step > 0 ? o.optimizer_flops_per_step / 1e6 : zero_flops_x;
+      const double x =
+          o.optimizer_flops_per_step > 0 ? o.optimizer_flops_per_step / 1e6 : zero_flops_x;
       c.x = {x};
       c.y = {o.final_mean};
       const double ci = std::isfinite(o.final_ci95) ? o.final_ci95 : 0.0;
@@ -220,7 +230,8 @@ std::string report_html(const BenchResults& r) {
     << "table{border-collapse:collapse;font-size:13px;margin:12px 0}\n"
     << "th,td{border:1px solid #ccc;padding:4px 8px;text-align:right}\n"
     << "th:first-child,td:first-child{text-align:left}\nth{background:#f2f2f2}\n"
-    << "figure{margin:18px 0}\n.swatch{display:inline-block;width:10px;height:10px;margin-right:6px}\n"
+    << "figure{margin:18px "
+       "0}\n.swatch{display:inline-block;width:10px;height:10px;margin-right:6px}\n"
     << "</style></head><body>\n";
   o << "<h1>steepest bench — " << xml_escape(s.name) << "</h1>\n";
   if (!s.description.empty()) o << "<p>" << xml_escape(s.description) << "</p>\n";
@@ -234,7 +245,8 @@ std::string report_html(const BenchResults& r) {
     o << "<tr>";
     for (size_t i = 0; i < rows[k].cells.size(); ++i) {
       o << "<td>";
-      if (i == 0) o << "<span class=\"swatch\" style=\"background:" << detail::palette(k) << "\"></span>";
+      if (i == 0)
+        o << "<span class=\"swatch\" style=\"background:" << detail::palette(k) << "\"></span>";
       o << xml_escape(rows[k].cells[i]) << "</td>";
     }
     o << "</tr>\n";
@@ -242,7 +254,8 @@ std::string report_html(const BenchResults& r) {
   o << "</table>\n<p>p(mean &lt; target): one-sided one-sample t-test of the seeds' final val "
        "loss against the target (the modded-nanogpt optimization-track rule). CI: Student t, "
        "95%, over seeds.</p>\n";
-  for (const auto* c : {&c1, &c2, &c3}) o << "<figure>\n" << detail::render_svg(*c) << "</figure>\n";
+  for (const auto* c : {&c1, &c2, &c3})
+    o << "<figure>\n" << detail::render_svg(*c) << "</figure>\n";
   o << "<h2>Every run</h2>\n<table id=\"runs\"><tr><th>run</th><th>phase</th><th>lr</th>"
        "<th>seed</th><th>final val loss</th><th>best val loss</th><th>steps to target</th>"
        "<th>ms/step</th><th>status</th></tr>\n";
@@ -255,9 +268,10 @@ std::string report_html(const BenchResults& r) {
         << (run->run.phase == BenchPhase::Tune ? "LR trial" : "seed") << "</td><td>"
         << f("%.4g", run->run.lr) << "</td><td>" << run->run.seed << "</td>";
       if (run->status == RunStatus::Done) {
-        o << "<td>" << f("%.4f", run->final_val_loss) << "</td><td>" << f("%.4f", run->best_val_loss)
-          << "</td><td>" << (run->steps_to_target ? std::to_string(*run->steps_to_target) : "–")
-          << "</td><td>" << f("%.1f", run->ms_per_step) << "</td><td>done</td>";
+        o << "<td>" << f("%.4f", run->final_val_loss) << "</td><td>"
+          << f("%.4f", run->best_val_loss) << "</td><td>"
+          << (run->steps_to_target ? std::to_string(*run->steps_to_target) : "–") << "</td><td>"
+          << f("%.1f", run->ms_per_step) << "</td><td>done</td>";
       } else {
         o << "<td>–</td><td>–</td><td>–</td><td>–</td><td>"
           << (run->status == RunStatus::Failed ? "failed: " + xml_escape(run->error) : "missing")
@@ -283,7 +297,8 @@ std::vector<std::string> write_report(const BenchResults& r) {
     return p.string();
   };
   std::ostringstream md;
-  md << "# steepest bench — " << r.suite.name << "\n\n" << budget_text(r) << "\n\n"
+  md << "# steepest bench — " << r.suite.name << "\n\n"
+     << budget_text(r) << "\n\n"
      << summary_markdown(r)
      << "\np(mean < target): one-sided one-sample t-test over seeds; CI: Student t, 95%.\n";
   return {write(dir / "report.html", report_html(r)), write(dir / "report.md", md.str())};

@@ -60,7 +60,8 @@ BenchResults load_bench_results(const std::string& dir) {
   if (!fs::exists(suite_path))
     throw std::invalid_argument("'" + dir +
                                 "' is not a bench results directory (no suite.json); run "
-                                "`steepest bench SUITE.json --out " + dir + "` first");
+                                "`steepest bench SUITE.json --out " +
+                                dir + "` first");
   BenchResults res;
   res.dir = dir;
   res.suite = suite_from_json(read_json_file(suite_path.string()), suite_path.string());

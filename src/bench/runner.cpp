@@ -58,8 +58,7 @@ bool cached(const std::string& out, const BenchRun& run) {
   }
   const fs::path cfg = config_path(out, run);
   if (!fs::exists(dir / "summary.json") || !fs::exists(cfg)) return false;
-  return comparable(train_config_from_json(read_json_file(cfg.string()))) ==
-         comparable(run.config);
+  return comparable(train_config_from_json(read_json_file(cfg.string()))) == comparable(run.config);
 }
 
 std::string last_error_line(const fs::path& log) {
@@ -126,7 +125,8 @@ class Executor {
         ++counts.failed;
         const std::string why = last_error_line(log);
         write_json(child.run.config.out + ".failed.json",
-                   {{"error", why}, {"exit_code", WEXITSTATUS(status)},
+                   {{"error", why},
+                    {"exit_code", WEXITSTATUS(status)},
                     {"config", comparable(child.run.config)}});
         std::printf("[%zu/%zu] %-40s FAILED: %s (log: %s)\n", done, total, child.run.id.c_str(),
                     why.c_str(), log.string().c_str());
@@ -160,7 +160,9 @@ class Executor {
     pid_t pid = 0;
     const int rc = posix_spawn(&pid, exe_.c_str(), &fa, nullptr, argv.data(), environ);
     posix_spawn_file_actions_destroy(&fa);
-    if (rc != 0) throw std::runtime_error("bench: cannot start '" + exe_ + "' (errno " + std::to_string(rc) + ")");
+    if (rc != 0)
+      throw std::runtime_error("bench: cannot start '" + exe_ + "' (errno " + std::to_string(rc) +
+                               ")");
     return pid;
   }
 
@@ -172,7 +174,8 @@ class Executor {
 }  // namespace
 
 BenchCounts run_bench(const BenchSuite& suite, const BenchOptions& options) {
-  if (options.jobs < 1) throw std::invalid_argument("--jobs must be >= 1, got " + std::to_string(options.jobs));
+  if (options.jobs < 1)
+    throw std::invalid_argument("--jobs must be >= 1, got " + std::to_string(options.jobs));
   if (options.out.empty()) throw std::invalid_argument("--out must name a results directory");
   const fs::path out = options.out;
   for (const char* sub : {"runs", "logs", "configs"}) fs::create_directories(out / sub);

@@ -42,8 +42,8 @@ BenchRun make_run(const BenchSuite& s, const BenchOptimizer& o, double lr, int64
 
 BenchSuite suite_from_json(const nlohmann::json& j, const std::string& where) {
   require(j.is_object(), where, "a suite must be a JSON object");
-  static const std::set<std::string> keys = {"name",     "description", "train",          "optimizers",
-                                             "lr_grid", "seeds",       "target_val_loss"};
+  static const std::set<std::string> keys = {
+      "name", "description", "train", "optimizers", "lr_grid", "seeds", "target_val_loss"};
   for (const auto& item : j.items())
     require(keys.count(item.key()) > 0, where,
             "unknown key '" + item.key() +
@@ -55,16 +55,16 @@ BenchSuite suite_from_json(const nlohmann::json& j, const std::string& where) {
   require(j.contains("train") && j["train"].is_object(), where,
           "needs a \"train\" object with the training config (steepest train --print-config)");
   for (const char* k : {"optimizer", "opt", "lr", "seed", "out"})
-    require(!j["train"].contains(k), where,
-            std::string("\"train\" must not set '") + k +
-                "': the suite sets it per optimizer and run");
+    require(
+        !j["train"].contains(k), where,
+        std::string("\"train\" must not set '") + k + "': the suite sets it per optimizer and run");
   try {
     s.train = train_config_from_json(j["train"]);
   } catch (const std::invalid_argument& e) {
     throw std::invalid_argument(where + ": train: " + e.what());
   }
-  require(j.contains("optimizers") && j["optimizers"].is_array() && !j["optimizers"].empty(),
-          where, "needs a non-empty \"optimizers\" array");
+  require(j.contains("optimizers") && j["optimizers"].is_array() && !j["optimizers"].empty(), where,
+          "needs a non-empty \"optimizers\" array");
   std::set<std::string> labels;
   for (const auto& o : j["optimizers"]) {
     require(o.is_object() && o.contains("optimizer") && o["optimizer"].is_string(), where,
@@ -75,7 +75,7 @@ BenchSuite suite_from_json(const nlohmann::json& j, const std::string& where) {
     b.label = o.value("label", b.optimizer);
     b.opt = o.value("opt", nlohmann::json::object());
     const OptimizerInfo& info = optimizer_info(b.optimizer);  // throws listing the names
-    resolve_hyperparameters(b.optimizer, b.opt);             // throws naming the key
+    resolve_hyperparameters(b.optimizer, b.opt);              // throws naming the key
     b.center_lr = o.value("lr", info.lr);
     require(b.center_lr > 0, where, "optimizer '" + b.label + "': lr must be > 0");
     require(labels.insert(b.label).second, where,

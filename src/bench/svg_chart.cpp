@@ -67,11 +67,20 @@ std::string xml_escape(const std::string& s) {
   std::string o;
   for (char c : s) {
     switch (c) {
-      case '&': o += "&amp;"; break;
-      case '<': o += "&lt;"; break;
-      case '>': o += "&gt;"; break;
-      case '"': o += "&quot;"; break;
-      default: o += c;
+      case '&':
+        o += "&amp;";
+        break;
+      case '<':
+        o += "&lt;";
+        break;
+      case '>':
+        o += "&gt;";
+        break;
+      case '"':
+        o += "&quot;";
+        break;
+      default:
+        o += c;
     }
   }
   return o;
@@ -87,7 +96,8 @@ std::string render_svg(const ChartSpec& c) {
       if (!std::isfinite(s.x[i]) || (c.log_x && s.x[i] <= 0)) continue;
       x0 = std::min(x0, s.x[i]);
       x1 = std::max(x1, s.x[i]);
-      for (double y : {s.y[i], i < s.lo.size() ? s.lo[i] : s.y[i], i < s.hi.size() ? s.hi[i] : s.y[i]})
+      for (double y :
+           {s.y[i], i < s.lo.size() ? s.lo[i] : s.y[i], i < s.hi.size() ? s.hi[i] : s.y[i]})
         if (std::isfinite(y)) {
           y0 = std::min(y0, cap(y));
           y1 = std::max(y1, cap(y));
@@ -98,12 +108,14 @@ std::string render_svg(const ChartSpec& c) {
     y1 = std::max(y1, c.hline);
   }
   std::ostringstream o;
-  o << "<svg xmlns=\"http://www.w3.org/2000/svg\" id=\"" << xml_escape(c.id) << "\" class=\"chart\" width=\""
-    << c.width << "\" height=\"" << c.height << "\" viewBox=\"0 0 " << c.width << " " << c.height
-    << "\" font-family=\"sans-serif\" font-size=\"12\">\n";
+  o << "<svg xmlns=\"http://www.w3.org/2000/svg\" id=\"" << xml_escape(c.id)
+    << "\" class=\"chart\" width=\"" << c.width << "\" height=\"" << c.height << "\" viewBox=\"0 0 "
+    << c.width << " " << c.height << "\" font-family=\"sans-serif\" font-size=\"12\">\n";
   o << "<rect width=\"100%\" height=\"100%\" fill=\"#ffffff\"/>\n";
-  o << "<text x=\"" << num(L + pw / 2) << "\" y=\"22\" text-anchor=\"middle\" font-size=\"15\" "
-       "font-weight=\"bold\">" << xml_escape(c.title) << "</text>\n";
+  o << "<text x=\"" << num(L + pw / 2)
+    << "\" y=\"22\" text-anchor=\"middle\" font-size=\"15\" "
+       "font-weight=\"bold\">"
+    << xml_escape(c.title) << "</text>\n";
   if (!std::isfinite(x0)) {
     o << "<text x=\"" << num(L + pw / 2) << "\" y=\"" << num(T + ph / 2)
       << "\" text-anchor=\"middle\">no finished runs yet</text>\n</svg>\n";
@@ -140,12 +152,12 @@ std::string render_svg(const ChartSpec& c) {
   for (double t : c.log_x ? log_ticks(x0, x1) : linear_ticks(x0, x1)) {
     o << "<line x1=\"" << num(X(t)) << "\" x2=\"" << num(X(t)) << "\" y1=\"" << num(T) << "\" y2=\""
       << num(T + ph) << "\" stroke=\"#e5e5e5\"/>\n";
-    o << "<text x=\"" << num(X(t)) << "\" y=\"" << num(T + ph + 16)
-      << "\" text-anchor=\"middle\">" << tick_text(t) << "</text>\n";
+    o << "<text x=\"" << num(X(t)) << "\" y=\"" << num(T + ph + 16) << "\" text-anchor=\"middle\">"
+      << tick_text(t) << "</text>\n";
   }
   for (double t : linear_ticks(y0, y1)) {
-    o << "<line x1=\"" << num(L) << "\" x2=\"" << num(L + pw) << "\" y1=\"" << num(Y(t)) << "\" y2=\""
-      << num(Y(t)) << "\" stroke=\"#e5e5e5\"/>\n";
+    o << "<line x1=\"" << num(L) << "\" x2=\"" << num(L + pw) << "\" y1=\"" << num(Y(t))
+      << "\" y2=\"" << num(Y(t)) << "\" stroke=\"#e5e5e5\"/>\n";
     o << "<text x=\"" << num(L - 6) << "\" y=\"" << num(Y(t) + 4) << "\" text-anchor=\"end\">"
       << tick_text(t) << "</text>\n";
   }
@@ -154,8 +166,8 @@ std::string render_svg(const ChartSpec& c) {
   o << "<text transform=\"translate(18," << num(T + ph / 2)
     << ") rotate(-90)\" text-anchor=\"middle\">" << xml_escape(c.y_label) << "</text>\n";
   if (!c.note.empty())
-    o << "<text x=\"" << num(L) << "\" y=\"" << num(c.height - 3) << "\" font-size=\"10\" fill=\"#555\">"
-      << xml_escape(c.note) << "</text>\n";
+    o << "<text x=\"" << num(L) << "\" y=\"" << num(c.height - 3)
+      << "\" font-size=\"10\" fill=\"#555\">" << xml_escape(c.note) << "</text>\n";
   if (c.hline > 0) {
     o << "<line x1=\"" << num(L) << "\" x2=\"" << num(L + pw) << "\" y1=\"" << num(Y(c.hline))
       << "\" y2=\"" << num(Y(c.hline)) << "\" stroke=\"#000\" stroke-dasharray=\"5,4\"/>\n";
@@ -166,7 +178,8 @@ std::string render_svg(const ChartSpec& c) {
   for (const auto& s : c.series) {
     std::vector<size_t> idx;
     for (size_t i = 0; i < s.x.size(); ++i)
-      if (std::isfinite(s.x[i]) && std::isfinite(s.y[i]) && (!c.log_x || s.x[i] > 0)) idx.push_back(i);
+      if (std::isfinite(s.x[i]) && std::isfinite(s.y[i]) && (!c.log_x || s.x[i] > 0))
+        idx.push_back(i);
     if (idx.empty()) continue;
     o << "<g class=\"series\" data-name=\"" << xml_escape(s.name) << "\">\n";
     if (!s.error_bars && s.lo.size() == s.x.size() && s.hi.size() == s.x.size()) {
@@ -190,8 +203,8 @@ std::string render_svg(const ChartSpec& c) {
       if (s.markers) {
         const bool capped = c.y_cap > 0 && s.y[i] > c.y_cap;
         if (capped)
-          o << "<path d=\"M" << num(X(s.x[i]) - 5) << "," << num(Y(s.y[i]) + 4) << " l5,-9 l5,9 z\" fill=\""
-            << s.color << "\"/>\n";
+          o << "<path d=\"M" << num(X(s.x[i]) - 5) << "," << num(Y(s.y[i]) + 4)
+            << " l5,-9 l5,9 z\" fill=\"" << s.color << "\"/>\n";
         else
           o << "<circle cx=\"" << num(X(s.x[i])) << "\" cy=\"" << num(Y(s.y[i]))
             << "\" r=\"4\" fill=\"" << s.color << "\"/>\n";
@@ -206,8 +219,8 @@ std::string render_svg(const ChartSpec& c) {
   // Legend.
   double ly = T + 6;
   for (const auto& s : c.series) {
-    o << "<rect x=\"" << num(L + pw + 14) << "\" y=\"" << num(ly) << "\" width=\"14\" height=\"10\" fill=\""
-      << s.color << "\"/>\n";
+    o << "<rect x=\"" << num(L + pw + 14) << "\" y=\"" << num(ly)
+      << "\" width=\"14\" height=\"10\" fill=\"" << s.color << "\"/>\n";
     o << "<text x=\"" << num(L + pw + 34) << "\" y=\"" << num(ly + 9) << "\">" << xml_escape(s.name)
       << "</text>\n";
     ly += 18;

@@ -19,8 +19,8 @@ struct ChartSpec {
   std::string id, title, x_label, y_label, note;
   bool log_x = false;
   int width = 760, height = 430;
-  double y_cap = 0;            // > 0: values above are drawn at the cap (marked ▲)
-  double hline = 0;            // > 0: a dashed horizontal reference line
+  double y_cap = 0;  // > 0: values above are drawn at the cap (marked ▲)
+  double hline = 0;  // > 0: a dashed horizontal reference line
   std::string hline_label;
   std::vector<ChartSeries> series;
 };

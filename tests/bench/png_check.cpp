@@ -75,12 +75,22 @@ int main(int argc, char** argv) {
       const int c = x >= static_cast<size_t>(channels) ? prev[x - channels] : 0;
       int v = src[x];
       switch (filter) {
-        case 0: break;
-        case 1: v += a; break;
-        case 2: v += b; break;
-        case 3: v += (a + b) / 2; break;
-        case 4: v += paeth(a, b, c); break;
-        default: return fail("bad filter");
+        case 0:
+          break;
+        case 1:
+          v += a;
+          break;
+        case 2:
+          v += b;
+          break;
+        case 3:
+          v += (a + b) / 2;
+          break;
+        case 4:
+          v += paeth(a, b, c);
+          break;
+        default:
+          return fail("bad filter");
       }
       out[x] = static_cast<unsigned char>(v);
     }

@@ -31,14 +31,14 @@ struct OptimizerResult {
   BenchOptimizer optimizer;
   std::vector<RunResult> trials;  // the LR grid (tuning seed), in grid order
   double best_lr = 0;
-  bool best_lr_at_edge = false;  // the best LR is the grid's smallest or largest
-  std::vector<RunResult> seeds;  // best LR on every seed (seeds[0] = its tuning run)
-  std::vector<double> final_losses;                    // over finished seed runs
-  double final_mean = 0, final_ci95 = 0;               // NaN CI with < 2 seeds
-  std::vector<int64_t> steps_to_target;                // over seeds that reached it
-  double steps_mean = 0, steps_ci95 = 0;               // over those
-  int reached = 0;                                     // seeds that reached the target
-  double p_below_target = 0;  // one-sided t-test of final val loss < target
+  bool best_lr_at_edge = false;           // the best LR is the grid's smallest or largest
+  std::vector<RunResult> seeds;           // best LR on every seed (seeds[0] = its tuning run)
+  std::vector<double> final_losses;       // over finished seed runs
+  double final_mean = 0, final_ci95 = 0;  // NaN CI with < 2 seeds
+  std::vector<int64_t> steps_to_target;   // over seeds that reached it
+  double steps_mean = 0, steps_ci95 = 0;  // over those
+  int reached = 0;                        // seeds that reached the target
+  double p_below_target = 0;              // one-sided t-test of final val loss < target
   double ms_per_step = 0, optimizer_ms_per_step = 0, tokens_per_s = 0;  // mean over seeds
   int64_t optimizer_gemms_per_step = 0, optimizer_state_bytes = 0;
   double optimizer_flops_per_step = 0;

@@ -9,11 +9,11 @@
 namespace steepest {
 
 struct BenchOptions {
-  std::string out;           // results directory
-  int jobs = 1;              // runs at once
-  int threads_per_run = 0;   // OpenBLAS threads of each run; 0 = max(1, cores / jobs)
-  std::string exe;           // the steepest executable ("" = this process's own)
-  bool report = true;        // write report.html / report.md at the end
+  std::string out;          // results directory
+  int jobs = 1;             // runs at once
+  int threads_per_run = 0;  // OpenBLAS threads of each run; 0 = max(1, cores / jobs)
+  std::string exe;          // the steepest executable ("" = this process's own)
+  bool report = true;       // write report.html / report.md at the end
 };
 
 struct BenchCounts {

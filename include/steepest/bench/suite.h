@@ -17,15 +17,15 @@ struct BenchOptimizer {
   std::string label;      // unique in the suite; names runs and chart series
   std::string optimizer;  // a `steepest optimizers` name
   nlohmann::json opt = nlohmann::json::object();  // its hyperparameters
-  double center_lr = 0;   // the grid's center: "lr" in the suite, else the optimizer's default
+  double center_lr = 0;  // the grid's center: "lr" in the suite, else the optimizer's default
 };
 
 struct BenchSuite {
   std::string name, description;
   TrainConfig train;  // everything but optimizer, opt, lr, seed, out
   std::vector<BenchOptimizer> optimizers;
-  int lr_points = 5;        // LR trials per optimizer (the tuning budget)
-  double lr_factor = 2.0;   // neighbouring grid points differ by this factor
+  int lr_points = 5;                       // LR trials per optimizer (the tuning budget)
+  double lr_factor = 2.0;                  // neighbouring grid points differ by this factor
   std::vector<int64_t> seeds = {1, 2, 3};  // the best LR runs on each; seeds[0] also tunes
   double target_val_loss = 0;
   nlohmann::json source;  // the suite file as read
