@@ -12,6 +12,7 @@
 #include <stdexcept>
 
 #include "bench/svg_chart.h"
+#include "util/atomic_file.h"
 
 namespace fs = std::filesystem;
 
@@ -287,13 +288,7 @@ std::string report_html(const BenchResults& r) {
 std::vector<std::string> write_report(const BenchResults& r) {
   const fs::path dir = r.dir;
   auto write = [](const fs::path& p, const std::string& text) {
-    const fs::path tmp = p.string() + ".tmp";
-    {
-      std::ofstream out(tmp);
-      out << text;
-      if (!out) throw std::runtime_error("cannot write '" + tmp.string() + "'");
-    }
-    fs::rename(tmp, p);
+    detail::write_text_atomically(p, text);
     return p.string();
   };
   std::ostringstream md;

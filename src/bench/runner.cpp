@@ -16,6 +16,7 @@
 
 #include "steepest/bench/report.h"
 #include "steepest/bench/results.h"
+#include "util/atomic_file.h"
 
 extern char** environ;
 
@@ -25,13 +26,7 @@ namespace steepest {
 namespace {
 
 void write_json(const fs::path& path, const nlohmann::json& j) {
-  const fs::path tmp = path.string() + ".tmp";
-  {
-    std::ofstream f(tmp);
-    f << j.dump(2) << "\n";
-    if (!f) throw std::runtime_error("cannot write '" + tmp.string() + "'");
-  }
-  fs::rename(tmp, path);
+  detail::write_text_atomically(path, j.dump(2) + "\n");
 }
 
 // The config a cached run must match: everything but threads (a setting of the

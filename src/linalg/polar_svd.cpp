@@ -1,6 +1,7 @@
 #include "steepest/linalg/polar_svd.h"
 
 #include "linalg/input_checks.h"
+#include "linalg/rank.h"
 
 namespace steepest {
 
@@ -32,13 +33,7 @@ at::Tensor polar_svd(const at::Tensor& X, Cost* cost) {
   // σ below this relative threshold counts as zero: LAPACK returns arbitrary
   // singular vectors for them, which must not become ±1 directions.
   return spectral_map_svd(
-      X,
-      [](const at::Tensor& S) {
-        // LAPACK's own rank rule: r·eps(dtype)·σ_max.
-        const double eps = S.scalar_type() == at::kDouble ? 2.220446049250313e-16 : 1.1920929e-07;
-        const auto tol = S.amax(-1, /*keepdim=*/true) * (S.size(-1) * eps) + 1e-30;
-        return (S > tol).to(S.scalar_type());
-      },
+      X, [](const at::Tensor& S) { return detail::nonzero_singular_values(S).to(S.scalar_type()); },
       cost);
 }
 

@@ -6,17 +6,12 @@
 
 #include "linalg/gemm.h"
 #include "linalg/input_checks.h"
+#include "linalg/rank.h"
 #include "steepest/linalg/newton_schulz.h"
 #include "steepest/linalg/polar_svd.h"
 
 namespace steepest {
 namespace {
-
-// Which singular values count as non-zero: LAPACK's rank rule r·eps(dtype)·σ_max.
-at::Tensor nonzero_sigma(const at::Tensor& S) {
-  const double eps = S.scalar_type() == at::kDouble ? 2.220446049250313e-16 : 1.1920929e-07;
-  return S > S.amax(-1, /*keepdim=*/true) * (S.size(-1) * eps) + 1e-30;
-}
 
 at::Tensor eye_like(const at::Tensor& A) {
   at::Tensor I = at::eye(A.size(-1), A.options());
@@ -47,18 +42,27 @@ void check_power(double p, int sqrt_steps, int depth) {
 
 }  // namespace
 
-at::Tensor spectral_power_svd(const at::Tensor& M, double p, Cost* cost) {
-  detail::check_matrix_input(M, "spectral_power_svd");
+at::Tensor shaped_spectrum_svd(const at::Tensor& M,
+                               const std::function<at::Tensor(const at::Tensor&)>& g, Cost* cost) {
+  detail::check_matrix_input(M, "shaped_spectrum_svd");
   return spectral_map_svd(
       M,
-      [p](const at::Tensor& S) {
-        const at::Tensor keep = nonzero_sigma(S);
-        at::Tensor rel = S / S.amax(-1, /*keepdim=*/true).clamp_min(1e-30);
-        if (p < 0) rel = rel.clamp_min(kNegativePowerFloor);
-        const at::Tensor f = at::where(keep, rel.pow(p), at::zeros_like(S));
+      [&g](const at::Tensor& S) {
+        const at::Tensor keep = detail::nonzero_singular_values(S);
+        const at::Tensor rel = S / S.amax(-1, /*keepdim=*/true).clamp_min(1e-30);
+        const at::Tensor f = at::where(keep, g(rel), at::zeros_like(S));
         // ‖U f Vᵀ‖_F = ‖f‖₂: rescale to √rank, the Frobenius norm of U Vᵀ.
         const at::Tensor rank = keep.sum(-1, /*keepdim=*/true).to(S.scalar_type());
         return f * rank.sqrt() / at::linalg_vector_norm(f, 2, {-1}, true).clamp_min(1e-30);
+      },
+      cost);
+}
+
+at::Tensor spectral_power_svd(const at::Tensor& M, double p, Cost* cost) {
+  return shaped_spectrum_svd(
+      M,
+      [p](const at::Tensor& rel) {
+        return (p < 0 ? rel.clamp_min(kNegativePowerFloor) : rel).pow(p);
       },
       cost);
 }
@@ -120,7 +124,7 @@ at::Tensor clip_spectrum_svd(const at::Tensor& M, double tau, Cost* cost) {
   return spectral_map_svd(
       M,
       [tau](const at::Tensor& S) {
-        return at::where(nonzero_sigma(S), S.clamp_max(tau), at::zeros_like(S));
+        return at::where(detail::nonzero_singular_values(S), S.clamp_max(tau), at::zeros_like(S));
       },
       cost);
 }

@@ -134,12 +134,9 @@ void HybridOptimizer::build(const std::vector<NamedParameter>& params,
       r.optimizer = matrix_->kind();
       r.lr = base_muon_lr_;
       r.scale = 1.0;
-      if (as_muon != nullptr) {
-        const auto& mo = static_cast<const MuonOptions&>(as_muon->defaults());
-        const int64_t m = p.size(0), n = p.numel() / p.size(0);
-        const double s = muon_scale(mo.scale(), m, n);
-        r.scale = mo.rule() ? mo.rule()->scale(s, m, n) : s;
-      }
+      if (as_muon != nullptr)
+        r.scale = step_scale(static_cast<const MuonOptions&>(as_muon->defaults()), p.size(0),
+                             p.numel() / p.size(0));
     } else {
       r.lr = options_.adamw.lr();
       r.scale = 1.0;

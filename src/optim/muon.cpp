@@ -76,7 +76,7 @@ Muon::Muon(std::vector<torch::optim::OptimizerParamGroup> groups, MuonOptions de
     }
   }
   const auto& first = static_cast<const MuonOptions&>(param_groups_.front().options());
-  if (first.rule()) kind_ = first.rule()->name();
+  kind_ = update_rule(first).name();
 }
 
 int Muon::ns_steps_for(const at::Tensor& p, const MuonOptions& o) const {
@@ -95,12 +95,20 @@ int Muon::ns_steps_for(const at::Tensor& p, const MuonOptions& o) const {
   return steps;
 }
 
+const UpdateRule& update_rule(const MuonOptions& o) {
+  static const MsignRule msign;
+  return o.rule() ? *o.rule() : msign;
+}
+
+double step_scale(const MuonOptions& o, int64_t m, int64_t n) {
+  return update_rule(o).scale(muon_scale(o.scale(), m, n), m, n);
+}
+
 Cost Muon::predicted_cost(int64_t m, int64_t n, int64_t step, int ns_steps) const {
   const auto& o = static_cast<const MuonOptions&>(param_groups_.front().options());
   const Orthogonalizer ortho = Orthogonalizer::from_name(
       o.orthogonalizer(), ns_steps >= 0 ? ns_steps : o.ns_steps(), o.compute_dtype());
-  if (o.rule()) return o.rule()->cost(m, n, step, ortho);
-  return ortho.cost(m, n);
+  return update_rule(o).cost(m, n, step, ortho);
 }
 
 at::Tensor Muon::step(LossClosure closure) {
@@ -108,10 +116,9 @@ at::Tensor Muon::step(LossClosure closure) {
   at::Tensor loss = detail::run_closure(closure);
   check_gradients();
   step_cost_ = Cost{};
-  static const auto msign_rule = std::make_shared<const MsignRule>();
   for (auto& group : param_groups_) {
     const auto& o = static_cast<const MuonOptions&>(group.options());
-    const UpdateRule& rule = o.rule() ? *o.rule() : *msign_rule;
+    const UpdateRule& rule = update_rule(o);
     std::map<int, Orthogonalizer> orthos;  // by NS step count
     // Momentum first; matrices of one (flattened) shape, NS step count and step
     // are then handled as one batch, which saves per-call overhead on small
@@ -158,7 +165,7 @@ at::Tensor Muon::step(LossClosure closure) {
       batch.ortho = &orthos.at(steps);
       batch.momentum = o.momentum();
       const at::Tensor O = rule.direction(batch, &step_cost_);
-      const double step_size = o.lr() * rule.scale(muon_scale(o.scale(), m, n), m, n);
+      const double step_size = o.lr() * step_scale(o, m, n);
       for (size_t i = 0; i < items.size(); ++i) {
         at::Tensor& p = items[i].p;
         if (o.weight_decay() != 0.0) p.mul_(1.0 - o.lr() * o.weight_decay());

@@ -142,16 +142,8 @@ ContraMuonRule::ContraMuonRule(double kappa, int power_iters, std::string mode)
 at::Tensor ContraMuonRule::direction(const RuleBatch& b, Cost* cost) const {
   if (mode_ == "ns") return contra_msign(b.M, kappa_, ortho_of(b), power_iters_, cost);
   const double k = kappa_;
-  return spectral_map_svd(
-      b.M,
-      [k](const at::Tensor& S) {
-        const at::Tensor keep = S > S.amax(-1, true) * 1e-6;
-        const at::Tensor f = at::where(
-            keep, 1.0 - (k / 2.0) * S / S.amax(-1, true).clamp_min(1e-30), at::zeros_like(S));
-        const at::Tensor rank = keep.sum(-1, true).to(S.scalar_type());
-        return f * rank.sqrt() / at::linalg_vector_norm(f, 2, {-1}, true).clamp_min(1e-30);
-      },
-      cost);
+  return shaped_spectrum_svd(
+      b.M, [k](const at::Tensor& rel) { return 1.0 - (k / 2.0) * rel; }, cost);
 }
 
 Cost ContraMuonRule::cost(int64_t m, int64_t n, int64_t, const Orthogonalizer& ortho) const {

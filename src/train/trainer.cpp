@@ -18,6 +18,7 @@
 #include "steepest/train/progress.h"
 #include "steepest/util/memory.h"
 #include "steepest/util/threads.h"
+#include "util/atomic_file.h"
 
 namespace steepest {
 namespace fs = std::filesystem;
@@ -64,13 +65,7 @@ bool same_directory(const fs::path& a, const fs::path& b) {
 }
 
 void write_json_file(const fs::path& path, const nlohmann::ordered_json& j) {
-  const auto tmp = path.string() + ".tmp";
-  {
-    std::ofstream f(tmp);
-    f << j.dump(2) << "\n";
-    if (!f) throw std::runtime_error("cannot write '" + tmp + "'");
-  }
-  fs::rename(tmp, path);
+  detail::write_text_atomically(path, j.dump(2) + "\n");
 }
 
 }  // namespace

@@ -8,22 +8,13 @@
 #include <vector>
 
 #include "model/fused_ops.h"
+#include "model/tiny_gpt.h"
 #include "steepest/model/gpt.h"
 #include "steepest/model/rotary.h"
 #include "steepest/optim/hybrid.h"
 
 namespace steepest {
 namespace {
-
-GPTConfig small_config() {
-  GPTConfig c;
-  c.vocab_size = 32;
-  c.n_layer = 2;
-  c.n_head = 2;
-  c.n_embd = 32;
-  c.ctx = 16;
-  return c;
-}
 
 // The zero-initialized projections and head make a fresh model blind to its
 // input; random weights everywhere make every path visible.
@@ -101,7 +92,7 @@ TEST(GptInit, ZeroProjectionsAndHeadAndScaledHiddenInit) {
 
 TEST(GptInit, InitialLossIsLnVocab) {
   for (int64_t vocab : {256, 50}) {
-    GPTConfig c = small_config();
+    GPTConfig c = testing::tiny_gpt_config();
     c.vocab_size = vocab;
     GPT m(c);
     const auto x = tokens(vocab, 4, 16, 1), y = tokens(vocab, 4, 16, 2);
@@ -111,7 +102,7 @@ TEST(GptInit, InitialLossIsLnVocab) {
 
 TEST(GptCausality, ChangingTokenTNeverChangesEarlierLogits) {
   at::manual_seed(5);
-  GPT m(small_config());
+  GPT m(testing::tiny_gpt_config());
   randomize(m);
   const int64_t T = 16;
   const auto x = tokens(32, 2, T, 7);
@@ -252,7 +243,7 @@ TEST(GptFused, ReluSquareMatchesReference) {
 }
 
 TEST(GptSoftcap, BoundsLogits) {
-  GPTConfig c = small_config();
+  GPTConfig c = testing::tiny_gpt_config();
   const auto x = tokens(32, 2, 16, 9);
   at::manual_seed(1);
   GPT plain(c);
@@ -272,7 +263,7 @@ TEST(GptSeed, SameSeedSameInitAndLogits) {
   const auto x = tokens(32, 2, 16, 3);
   auto build = [&](uint64_t seed) {
     at::manual_seed(seed);
-    GPT m(small_config());
+    GPT m(testing::tiny_gpt_config());
     return m;
   };
   GPT a = build(42), b = build(42), c = build(43);
@@ -300,7 +291,7 @@ double overfit(GPT& m, const std::function<void(at::Tensor)>& step, int steps) {
 
 TEST(GptTraining, AdamWOverfitsOneBatch) {
   at::manual_seed(8);
-  GPT m(small_config());
+  GPT m(testing::tiny_gpt_config());
   torch::optim::AdamW opt(m->parameters(), torch::optim::AdamWOptions(1e-2).weight_decay(0));
   const double last = overfit(
       m,
@@ -315,7 +306,7 @@ TEST(GptTraining, AdamWOverfitsOneBatch) {
 
 TEST(GptTraining, HybridOptimizerOverfitsOneBatch) {
   at::manual_seed(8);
-  GPT m(small_config());
+  GPT m(testing::tiny_gpt_config());
   HybridOptimizer opt(*m);
   const double last = overfit(
       m,
@@ -330,7 +321,7 @@ TEST(GptTraining, HybridOptimizerOverfitsOneBatch) {
 
 TEST(GptGenerate, ShapeRangeAndDeterminism) {
   at::manual_seed(6);
-  GPT m(small_config());
+  GPT m(testing::tiny_gpt_config());
   randomize(m);
   const auto prompt = tokens(32, 1, 5, 1);
   auto run = [&](uint64_t seed, int64_t top_k, const at::Tensor& p) {
@@ -355,7 +346,7 @@ TEST(GptGenerate, ShapeRangeAndDeterminism) {
 }
 
 TEST(GptErrors, BadInputsNameTheValue) {
-  GPT m(small_config());
+  GPT m(testing::tiny_gpt_config());
   const auto prompt = tokens(32, 1, 4, 1);
   const auto gen = at::make_generator<at::CPUGeneratorImpl>(1);
   EXPECT_NE(error_of([&] { m->generate(prompt, 3, 0.0, 0, gen); }).find("temperature"),
@@ -380,7 +371,7 @@ TEST(GptErrors, BadInputsNameTheValue) {
 
 TEST(GptErrors, BadConfigNamesTheValues) {
   auto make = [](auto edit) {
-    GPTConfig c = small_config();
+    GPTConfig c = testing::tiny_gpt_config();
     edit(c);
     return error_of([&] { GPT m(c); });
   };

@@ -11,6 +11,7 @@
 #include <cstdio>
 #include <set>
 
+#include "model/tiny_gpt.h"
 #include "optim/tiny_model.h"
 #include "steepest/model/gpt.h"
 #include "steepest/optim/hybrid.h"
@@ -21,16 +22,6 @@
 
 namespace steepest {
 namespace {
-
-GPTConfig tiny_gpt() {
-  GPTConfig c;
-  c.vocab_size = 32;
-  c.n_layer = 2;
-  c.n_head = 2;
-  c.n_embd = 32;
-  c.ctx = 16;
-  return c;
-}
 
 at::Tensor batch_tokens(uint64_t seed) {
   auto gen = at::make_generator<at::CPUGeneratorImpl>(seed);
@@ -56,7 +47,7 @@ class EveryOptimizer : public ::testing::TestWithParam<std::string> {};
 // the optimizer's defaults, and the loss goes down.
 TEST_P(EveryOptimizer, TrainsTheTinyGptAndTheLossDecreases) {
   at::manual_seed(31);
-  GPT model(tiny_gpt());
+  GPT model(testing::tiny_gpt_config());
   ModelOptimizerOptions o;
   o.name = GetParam();
   o.total_steps = 30;

@@ -11,6 +11,8 @@
 
 #include <ATen/ATen.h>
 
+#include <functional>
+
 #include "steepest/linalg/cost.h"
 #include "steepest/linalg/orthogonalizer.h"
 
@@ -19,6 +21,13 @@ namespace steepest {
 // Smallest σ/σ_max a negative power sees: (σ/σ_max)^p with p < 0 is evaluated
 // at max(σ/σ_max, this), so near-null directions cannot blow up the update.
 constexpr double kNegativePowerFloor = 1e-3;
+
+// U·g(Σ/σ_max)·Vᵀ rescaled to Frobenius norm √rank (the norm of U Vᵀ), by exact
+// SVD: the common form of the spectral variants. g maps the (…, r) relative
+// singular values elementwise; null singular values stay 0.
+at::Tensor shaped_spectrum_svd(const at::Tensor& M,
+                               const std::function<at::Tensor(const at::Tensor&)>& g,
+                               Cost* cost = nullptr);
 
 // U·(Σ/σ_max)^p·Vᵀ rescaled to Frobenius norm √rank, the norm of U Vᵀ, so that
 // a learning rate tuned for Muon transfers (p = 0 gives exactly U Vᵀ).

@@ -56,6 +56,12 @@ struct MuonOptions : torch::optim::OptimizerCloneableOptions<MuonOptions> {
   void set_lr(const double lr) override { this->lr(lr); }
 };
 
+// The rule `o` applies: o.rule(), or Muon's msign when none is set.
+const UpdateRule& update_rule(const MuonOptions& o);
+// The factor lr is multiplied by for an m×n matrix: the rule's scale of
+// muon_scale(o.scale(), m, n) (Dion and AdaMuon use their own).
+double step_scale(const MuonOptions& o, int64_t m, int64_t n);
+
 // The Muon family's optimizer: momentum (unless the rule owns it), the rule's
 // direction O, then W ← W·(1 − lr·wd) − lr·scale·O. With the default rule it is
 // Muon; kind() is the rule's name.
