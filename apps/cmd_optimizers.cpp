@@ -71,8 +71,8 @@ void add_optimizers_command(CLI::App& app) {
     }
     std::cout << "  gram-<schedule>  Gram Newton-Schulz with that schedule (restart after step "
                  "2; falls back to plain NS when not cheaper)\n"
-              << "  turbo-<schedule>  Turbo-Muon: AOL-preconditioned NS, one step fewer than the "
-                 "schedule\n"
+              << "  turbo-<schedule>  Turbo-Muon: AOL start replaces the schedule's first step "
+                 "(runs steps 2..n; --steps N runs steps 2..N+1)\n"
               << "  svd  exact U V^T by LAPACK SVD\n";
   });
 }

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "linalg/aol.h"
 #include "linalg/gemm.h"
 #include "linalg/input_checks.h"
 
@@ -30,16 +31,18 @@ struct GramOps {
   }
 };
 
-// The Gram iteration on a normalized short-side x (r×c, r ≤ c).
+// The Gram iteration on a normalized short-side x (r×c, r ≤ c). R0, when given,
+// is x·xᵀ already formed (the AOL start's); it is counted as the first GEMM.
 at::Tensor gram_iterate(at::Tensor x, int64_t r, int64_t c, const NsSchedule& schedule,
-                        const GramNsOptions& options, const GramOps& ops) {
+                        const GramNsOptions& options, const GramOps& ops,
+                        const at::Tensor& R0 = {}) {
   at::Tensor I;
   if (!ops.dry) {
     I = at::eye(r, x.options());
     if (x.dim() == 3) I = I.expand({ops.batch, r, r});
   }
   auto gram = [&] { return ops.gemm({}, x, ops.dry ? x : detail::mT(x), 0, 1, r, c, r); };
-  at::Tensor R = gram();
+  at::Tensor R = R0.defined() ? R0 : gram();
   at::Tensor P;  // accumulated product of Q's since the last (re)start
   bool p_is_identity = true;
   const size_t n = schedule.steps.size();
@@ -82,9 +85,18 @@ at::Tensor gram_newton_schulz(const at::Tensor& X, const NsSchedule& schedule,
                            ? X.scalar_type()
                            : options.ns.compute_dtype;
   at::Tensor x = tall ? detail::mT(X) : X;
-  x = detail::frobenius_normalize(x.to(compute), schedule.safety, schedule.eps).contiguous();
   const int64_t batch = x.dim() == 3 ? x.size(0) : 1;
-  x = gram_iterate(x, x.size(-2), x.size(-1), schedule, options, GramOps{false, batch, cost});
+  const GramOps ops{false, batch, cost};
+  at::Tensor R0;
+  if (options.ns.precondition) {
+    // Turbo start: its x·xᵀ is exactly the R the iteration begins with.
+    auto start = detail::aol_precondition(x.to(compute), schedule.safety, schedule.eps, cost);
+    x = start.x;
+    R0 = start.A;
+  } else {
+    x = detail::frobenius_normalize(x.to(compute), schedule.safety, schedule.eps).contiguous();
+  }
+  x = gram_iterate(x, x.size(-2), x.size(-1), schedule, options, ops, R0);
   if (tall) x = detail::mT(x);
   return x.to(X.scalar_type()).contiguous();
 }

@@ -2,6 +2,7 @@
 
 #include <c10/util/Exception.h>
 
+#include "linalg/aol.h"
 #include "linalg/gemm.h"
 #include "linalg/input_checks.h"
 
@@ -19,17 +20,9 @@ at::Tensor newton_schulz(const at::Tensor& X, const NsSchedule& schedule, const 
   at::Tensor x = tall ? detail::mT(X) : X;
   at::Tensor A;  // the Gram matrix of the next step, when already known
   if (options.precondition) {
-    x = x.to(compute).contiguous();
-    A = detail::matmul(x, detail::mT(x), cost);
-    // d_i = Σ_j |A_ij| ≥ the Gershgorin bound of row i, so D^{-1/2}·A·D^{-1/2} has
-    // eigenvalues ≤ 1; zero rows stay zero.
-    const at::Tensor d = A.abs().sum(-1);
-    const at::Tensor s = at::where(d > 0, d.rsqrt(), at::zeros_like(d));
-    // The schedule's safety factor still applies: its polynomials were fitted
-    // for σ ≤ 1/safety (polar-express: 1/1.02).
-    const double safety = schedule.safety;
-    x = (x * (s / safety).unsqueeze(-1)).contiguous();
-    A = A * (s / safety).unsqueeze(-1) * (s / safety).unsqueeze(-2);
+    auto start = detail::aol_precondition(x.to(compute), schedule.safety, schedule.eps, cost);
+    x = start.x;
+    A = start.A;
   } else {
     x = detail::frobenius_normalize(x.to(compute), schedule.safety, schedule.eps).contiguous();
   }

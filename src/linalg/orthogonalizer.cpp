@@ -32,11 +32,19 @@ Orthogonalizer Orthogonalizer::from_name(const std::string& method, int steps,
     schedule = method.substr(kTurboPrefix.size());
   }
   try {
-    // Turbo-Muon drops one iteration (the schedule's last): the AOL start
-    // already lifts the small singular values the iterations exist to grow.
-    if (turbo && steps < 0)
-      steps = std::max(1, static_cast<int>(ns_schedule(schedule).steps.size()) - 1);
-    o.schedule = ns_schedule(schedule, steps);
+    if (turbo) {
+      // Turbo-Muon (modded-nanogpt record 2025-11-11) drops the schedule's FIRST step: the
+      // AOL start already does its job of lifting the small singular values, and steps
+      // 2…n are fitted to the range step 1 leaves. `steps` counts from step 2 on, so
+      // turbo with N steps runs steps 2…N+1 of the (extended) schedule.
+      o.schedule = ns_schedule(schedule, steps <= 0 ? steps : steps + 1);
+      if (o.schedule.steps.size() < 2)
+        throw std::invalid_argument("turbo-" + schedule +
+                                    ": the schedule has one step and Turbo drops it");
+      o.schedule.steps.erase(o.schedule.steps.begin());
+    } else {
+      o.schedule = ns_schedule(schedule, steps);
+    }
   } catch (const std::invalid_argument& e) {
     std::string known;
     for (const auto& n : orthogonalizer_names()) known += (known.empty() ? "" : ", ") + n;

@@ -11,9 +11,13 @@ struct NamedSchedule {
   std::vector<NsCoefficients> steps;
   double safety;
   double eps;
+  // The step appended when more steps are asked for than the list holds;
+  // unset (all zero) repeats the last step.
+  NsCoefficients extension = {};
 };
 
-// YouJiacheng's 6-step schedule as used by modula; published as integers / 1024 (REFERENCE.md §3).
+// YouJiacheng's 6-step schedule as used by modula (modula-systems/modula, modula/atom.py);
+// published as integers / 1024.
 std::vector<NsCoefficients> you6() {
   const double k[6][3] = {{3955, -8306, 5008}, {3735, -6681, 3463}, {3799, -6499, 3211},
                           {4019, -6385, 2906}, {2677, -3029, 1162}, {2172, -1833, 682}};
@@ -24,20 +28,23 @@ std::vector<NsCoefficients> you6() {
 
 const std::vector<NamedSchedule>& table() {
   static const std::vector<NamedSchedule> t = {
-      // Classic cubic Newton–Schulz, 1.5X − 0.5XXᵀX; converges for 0 < σ < √3 (REFERENCE.md §3).
+      // Classic cubic Newton–Schulz, 1.5X − 0.5XXᵀX (Higham, "Functions of Matrices" §8.3);
+      // converges for 0 < σ < √3.
       {"cubic", "cubic 1.5X - 0.5XX^TX, 2 GEMMs/step, exact limit 1, slow from small sigma",
        std::vector<NsCoefficients>(12, {1.5, -0.5, 0.0}), 1.0, 1e-7},
-      // Keller Jordan's quintic, KellerJordan/Muon (REFERENCE.md §3); does not converge to 1 by
-      // design.
+      // Keller Jordan's quintic, KellerJordan/Muon muon.py (zeropower_via_newtonschulz5); does not
+      // converge to 1 by design.
       {"keller", "Keller Jordan's quintic (3.4445,-4.7750,2.0315) x5, sigma lands in ~[0.68,1.13]",
        std::vector<NsCoefficients>(5, {3.4445, -4.7750, 2.0315}), 1.0, 1e-7},
-      // Convergent quintic p(1)=1, p'(1)=0, used ×12 in some records (REFERENCE.md §3).
+      // Convergent quintic p(1)=1, p'(1)=0 (Bernstein & Newhouse 2024), ×12 in modded-nanogpt's
+      // Contra-Muon record.
       {"convergent", "convergent quintic (2,-1.5,0.5) x12, p(1)=1, p'(1)=0",
        std::vector<NsCoefficients>(12, {2.0, -1.5, 0.5}), 1.0, 1e-7},
-      // YouJiacheng 6-step (modula), REFERENCE.md §3.
+      // YouJiacheng 6-step (modula).
       {"you6", "YouJiacheng's 6-step schedule (modula)", you6(), 1.0, 1e-7},
-      // Polar Express, Amsel, Persson, Musco, Gower 2025, as used in modded-nanogpt (REFERENCE.md
-      // §3).
+      // Polar Express (Amsel, Persson, Musco, Gower 2025, arXiv 2505.16932), the 5 steps
+      // modded-nanogpt's train_gpt.py uses; longer runs continue with the paper's final
+      // (1.875, −1.25, 0.375), whose fixed point is 1 with zero slope.
       {"polar-express",
        "Polar Express minimax quintics x5 (Amsel et al. 2025), ||X||_F*1.02 normalization",
        {{8.156554524902461, -22.48329292557795, 15.878769915207462},
@@ -46,7 +53,8 @@ const std::vector<NamedSchedule>& table() {
         {3.285753657755655, -2.3681294933425376, 0.46449024233003106},
         {2.3465413258596377, -1.7097828382687081, 0.42323551169305323}},
        1.02,
-       1e-6},
+       1e-6,
+       {1.875, -1.25, 0.375}},
   };
   return t;
 }
@@ -71,8 +79,8 @@ NsSchedule ns_schedule(const std::string& name, int steps) {
                                   std::to_string(t.steps.size()));
     }
     if (steps > 0) {
-      const NsCoefficients last = s.steps.back();
-      s.steps.resize(static_cast<size_t>(steps), last);
+      const bool own = t.extension.a != 0.0 || t.extension.b != 0.0 || t.extension.c != 0.0;
+      s.steps.resize(static_cast<size_t>(steps), own ? t.extension : t.steps.back());
     }
     return s;
   }

@@ -1,5 +1,6 @@
 #include "steepest/linalg/spectral_maps.h"
 
+#include <ATen/CPUGeneratorImpl.h>
 #include <c10/util/Exception.h>
 
 #include <cmath>
@@ -81,7 +82,7 @@ at::Tensor sqrt_newton_schulz(const at::Tensor& A, int steps, Cost* cost) {
 }
 
 at::Tensor spectral_power_ns(const at::Tensor& M, double p, const Orthogonalizer& ortho,
-                             int sqrt_steps, int depth, Cost* cost) {
+                             int sqrt_steps, int depth, Cost* cost, bool normalize) {
   detail::check_matrix_input(M, "spectral_power_ns");
   check_power(p, sqrt_steps, depth);
   const bool tall = M.size(-2) >= M.size(-1);
@@ -98,6 +99,11 @@ at::Tensor spectral_power_ns(const at::Tensor& M, double p, const Orthogonalizer
   const at::Tensor O = ortho(M, cost);
   at::Tensor out = tall ? detail::matmul(O, P.to(O.scalar_type()), cost)
                         : detail::matmul(P.to(O.scalar_type()), O, cost);
+  if (!normalize) {
+    // (MᵀM)^{p/2} = ‖M‖_F^p·(M̂ᵀM̂)^{p/2}: the raw msign(M)·(MᵀM)^{p/2}.
+    return out *
+           at::linalg_vector_norm(M, 2, {-2, -1}, /*keepdim=*/true).pow(p).to(out.scalar_type());
+  }
   const double r = static_cast<double>(std::min(M.size(-1), M.size(-2)));
   return detail::frobenius_normalize(out, 1.0 / std::sqrt(r), 1e-30);
 }
@@ -155,17 +161,32 @@ Cost clip_spectrum_msign_cost(int64_t m, int64_t n, const Orthogonalizer& ortho,
   return cost;
 }
 
+namespace {
+
+// Seed of the power iteration's fixed start vector.
+constexpr uint64_t kPowerIterationSeed = 0x5eed;
+
+at::Tensor power_iteration_start(int64_t n, const at::TensorOptions& options) {
+  // A fixed Gaussian vector, drawn on the CPU from its own generator so that it
+  // neither depends on nor advances the global RNG and is the same on every
+  // device. Ones (the Contra-Muon record's start) fail for any M with M·1 = 0.
+  auto gen = at::make_generator<at::CPUGeneratorImpl>(kPowerIterationSeed);
+  const at::Tensor v = at::randn({n, 1}, gen, at::TensorOptions().dtype(at::kDouble));
+  return (v / v.norm()).to(options);
+}
+
+}  // namespace
+
 at::Tensor spectral_norm_power(const at::Tensor& M, int iters, Cost* cost) {
   detail::check_matrix_input(M, "spectral_norm_power");
   TORCH_CHECK(iters >= 1, "spectral_norm_power: iters must be >= 1, got ", iters);
   const at::Tensor X = M.dim() == 2 ? M.unsqueeze(0) : M;
   const at::Tensor Xt = detail::mT(X);
-  at::Tensor v = detail::matmul(Xt, at::ones({X.size(0), X.size(1), 1}, X.options()), cost);
+  at::Tensor v = power_iteration_start(X.size(2), X.options()).expand({X.size(0), X.size(2), 1});
   for (int k = 0; k < iters; ++k) {
-    v = v / at::linalg_vector_norm(v, 2, {-2, -1}, true).clamp_min(1e-30);
     v = detail::matmul(Xt, detail::matmul(X, v, cost), cost);
+    v = v / at::linalg_vector_norm(v, 2, {-2, -1}, true).clamp_min(1e-30);
   }
-  v = v / at::linalg_vector_norm(v, 2, {-2, -1}, true).clamp_min(1e-30);
   const at::Tensor sigma = at::linalg_vector_norm(detail::matmul(X, v, cost), 2, {-2, -1});
   return M.dim() == 2 ? sigma.squeeze(0) : sigma;
 }
@@ -184,7 +205,6 @@ at::Tensor contra_msign(const at::Tensor& M, double kappa, const Orthogonalizer&
 Cost contra_msign_cost(int64_t m, int64_t n, const Orthogonalizer& ortho, int power_iters,
                        int64_t batch) {
   Cost cost = ortho.cost(m, n, batch);
-  count_gemm(&cost, n, m, 1, batch);  // v₀ = Mᵀ·1
   for (int k = 0; k < power_iters; ++k) {
     count_gemm(&cost, m, n, 1, batch);
     count_gemm(&cost, n, m, 1, batch);
@@ -193,7 +213,35 @@ Cost contra_msign_cost(int64_t m, int64_t n, const Orthogonalizer& ortho, int po
   return cost;
 }
 
-// Kaon's constants: REFERENCE.md §4 (Freon/Kaon): 4.1·(I − XXᵀ)²·X, output ÷ 1.175.
+at::Tensor dynmuon_taylor(const at::Tensor& M, double p, const Orthogonalizer& ortho, Cost* cost) {
+  detail::check_matrix_input(M, "dynmuon_taylor");
+  const at::Tensor norm = at::linalg_vector_norm(M, 2, {-2, -1}, /*keepdim=*/true);
+  const at::Tensor Xn = M / norm.clamp_min(1e-30);
+  const at::Tensor Y = ortho(Xn, cost);
+  // The short-side Gram matrix: C·Y with C from XnXnᵀ equals Y·C' with C' from
+  // XnᵀXn (Y has no part in either null space), so a tall M uses the latter.
+  const bool tall = M.size(-2) > M.size(-1);
+  const at::Tensor A =
+      tall ? detail::matmul(detail::mT(Xn), Xn, cost) : detail::matmul(Xn, detail::mT(Xn), cost);
+  const at::Tensor E = A - eye_like(A);
+  const double d = p / 2.0;
+  // C = I + δE + ½δ(δ−1)E²: (I + E)^δ to second order around I.
+  const at::Tensor C = detail::gemm(eye_like(A) + E * d, E, E, 1.0, 0.5 * d * (d - 1.0), cost);
+  const at::Tensor U = tall ? detail::matmul(Y, C.to(Y.scalar_type()), cost)
+                            : detail::matmul(C.to(Y.scalar_type()), Y, cost);
+  return U * norm.pow(p).to(U.scalar_type());
+}
+
+Cost dynmuon_taylor_cost(int64_t m, int64_t n, const Orthogonalizer& ortho, int64_t batch) {
+  const int64_t r = std::min(m, n), c = std::max(m, n);
+  Cost cost = ortho.cost(m, n, batch);
+  count_gemm(&cost, r, c, r, batch);  // Gram
+  count_gemm(&cost, r, r, r, batch);  // E²
+  count_gemm(&cost, r, r, c, batch);  // C·Y
+  return cost;
+}
+
+// Kaon's constants (Kaon, the Freon/Kaon spectra study): 4.1·(I − XXᵀ)²·X, output ÷ 1.175.
 NsSchedule kaon_schedule(int steps) {
   TORCH_CHECK(steps >= 1, "kaon: steps must be >= 1, got ", steps);
   NsSchedule s;

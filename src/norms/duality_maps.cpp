@@ -5,6 +5,7 @@
 #include <cmath>
 #include <stdexcept>
 
+#include "linalg/rank.h"
 #include "steepest/linalg/polar_svd.h"
 
 namespace steepest {
@@ -118,7 +119,10 @@ at::Tensor dualize_schatten(const at::Tensor& G, double q) {
   check_q(q, "dualize_schatten");
   const double p = 1.0 / (q - 1.0);
   return spectral_map_svd(G, [&](const at::Tensor& S) {
-    const at::Tensor Sp = S.pow(p);
+    // Roundoff singular values would get weight (1e-7)^p ≈ 0.13 at p = 1/8 along
+    // arbitrary directions: the shared rank rule sends them to 0.
+    const at::Tensor Sp =
+        at::where(detail::nonzero_singular_values(S), S.pow(p), at::zeros_like(S));
     return safe_divide(Sp, at::linalg_vector_norm(Sp, q));
   });
 }

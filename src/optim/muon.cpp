@@ -164,8 +164,14 @@ at::Tensor Muon::step(LossClosure closure) {
       batch.step = step;
       batch.ortho = &orthos.at(steps);
       batch.momentum = o.momentum();
+      batch.scale = step_scale(o, m, n);
+      if (rule.needs_weights()) {
+        std::vector<at::Tensor> ws;
+        for (const auto& it : items) ws.push_back(it.p.reshape({m, n}));
+        batch.W = at::stack(ws);
+      }
       const at::Tensor O = rule.direction(batch, &step_cost_);
-      const double step_size = o.lr() * step_scale(o, m, n);
+      const double step_size = o.lr() * batch.scale;
       for (size_t i = 0; i < items.size(); ++i) {
         at::Tensor& p = items[i].p;
         if (o.weight_decay() != 0.0) p.mul_(1.0 - o.lr() * o.weight_decay());

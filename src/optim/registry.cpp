@@ -37,6 +37,13 @@ std::vector<Hyperparameter> scale_hp() {
   return {
       {"scale", "original", "shape factor: original max(1,m/n)^1/2 | spectral | match_rms_adamw"}};
 }
+std::vector<Hyperparameter> contra_hp(double beta2, double floor) {
+  return {{"kappa", 0.4, "contraction strength"},
+          {"power_iters", 5, "power iterations for |M|_2"},
+          {"mode", "ns", "ns | svd"},
+          {"beta2", beta2, "per-neuron variance EMA on the longer side (0: off)"},
+          {"floor", floor, "update-to-weight floor: |scale*O|_F >= floor*|W|_F (0: off)"}};
+}
 std::vector<Hyperparameter> msign_hp(const std::string& ortho = "keller") {
   return {{"orthogonalizer", ortho, "msign method (steepest optimizers lists them)"},
           {"ns_steps", -1, "Newton-Schulz steps (-1: the schedule's own)"},
@@ -55,7 +62,8 @@ std::string OptimizerInfo::defaults() const {
 }
 
 const std::vector<OptimizerInfo>& optimizer_infos() {
-  // Defaults and formulas: ../shared/REFERENCE.md §2–§5 (sources per row).
+  // Defaults and formulas from the source named in each row (docs/REFERENCES.md);
+  // docs/OPTIMIZERS.md's fidelity table says where and why we differ.
   static const std::vector<OptimizerInfo> infos = {
       {"sgd",
        "Frobenius",
@@ -91,28 +99,34 @@ const std::vector<OptimizerInfo>& optimizer_infos() {
        "Bernstein & Newhouse 2024, 'Old Optimizer, New Norm'", 0.02,
        join({momentum_hp(0.0), scale_hp(), msign_hp()}), true},
       {"htmuon", "Schatten-q, q = 1 + 1/p", "O = U (S/s_max)^p V^T at the norm of U V^T",
-       "HTMuon (Findings ACL 2026)", 0.02,
+       "HTMuon (Findings ACL 2026), TDCSZ327/HTmuon", 0.02,
        join({momentum_hp(),
              scale_hp(),
              msign_hp(),
              {{"p", 0.125, "spectral exponent in (0, 1]"},
               {"mode", "svd", "svd | ns (msign(M)(M^T M)^(p/2), SVD-free) | interval"},
               {"interval", 10, "interval mode: exact SVD every k steps, msign between"},
-              {"sqrt_steps", 12, "ns mode: coupled NS square-root steps"}}}),
+              {"sqrt_steps", 12, "ns mode: coupled NS square-root steps"},
+              {"normalize", true,
+               "false: the reference's raw U S^p V^T (svd/ns modes; its lr was 0.03)"}}}),
        true},
       {"dynmuon", "Schatten-q with a scheduled exponent",
        "O = U (S/s_max)^p(t) V^T, p(t) = p_min + (p_max-p_min)/(1+exp((t/T-tau)/w))",
-       "DynMuon (REFERENCE.md sec. 4)", 0.02,
+       "DynMuon, fzwark/DynMuon; modded-nanogpt track 3 (2026-05-19)", 0.02,
        join({momentum_hp(),
              scale_hp(),
+             msign_hp("convergent"),
              {{"p_max", 1.0, "exponent at the start"},
               {"p_min", -0.25, "exponent at the end"},
               {"tau", 0.04, "midpoint of the switch, fraction of training"},
               {"w", 0.04, "width of the switch, fraction of training"},
-              {"total_steps", 0, "T (0: the run's --steps)"}}}),
+              {"total_steps", 0, "T (0: the run's --steps)"},
+              {"mode", "svd",
+               "svd (exact, at the norm of U V^T) | taylor (track-3 script) | staged "
+               "(fzwark/DynMuon: raw M, msign, taylor)"}}}),
        true},
       {"mucon", "spectral-norm ball projection", "M^ = M sqrt(r)/|M|_F; O = U min(S^, tau) V^T",
-       "MuCon (singular-value clipping, REFERENCE.md sec. 4)", 0.02,
+       "MuCon (singular-value clipping)", 0.02,
        join({momentum_hp(),
              scale_hp(),
              msign_hp("polar-express"),
@@ -121,23 +135,22 @@ const std::vector<OptimizerInfo>& optimizer_infos() {
        true},
       {"contra-muon", "spectral with a contracted top",
        "O = msign(M) - (kappa/2) M/|M|_2, rescaled to |msign(M)|_F",
-       "modded-nanogpt optimization track #11", 0.02,
-       join({momentum_hp(),
-             scale_hp(),
-             msign_hp(),
-             {{"kappa", 0.4, "contraction strength"},
-              {"power_iters", 5, "power iterations for |M|_2"},
-              {"mode", "ns", "ns | svd"}}}),
+       "modded-nanogpt optimization track #11 (contra-muon-record: its full recipe)", 0.02,
+       join({momentum_hp(), scale_hp(), msign_hp("convergent"), contra_hp(0.0, 0.0)}), true},
+      {"contra-muon-record", "spectral with a contracted top (record recipe)",
+       "contra-muon, then per-neuron variance norm (b2 0.95) and |lr-free U|_F >= 0.35 |W|_F",
+       "modded-nanogpt track 3 record 2026-05-01 (3225 steps): lr 0.0375, convergent x12, no wd",
+       0.0375, join({momentum_hp(), scale_hp(), msign_hp("convergent"), contra_hp(0.95, 0.35)}),
        true},
       {"freon", "spectral with an inverted shape", "O = (M M^T)^(-c) M = U S^(1-2c) V^T (SVD)",
-       "Freon (REFERENCE.md sec. 4)", 0.02,
+       "Freon (inverted-spectrum study; see docs/REFERENCES.md)", 0.02,
        join({momentum_hp(),
              scale_hp(),
              {{"c", 0.75, "c=0 SGD, c=1/2 Muon; the reference's best runs have c > 1/2"}}}),
        true},
       {"kaon", "scrambled spectrum",
        "X <- 4.1 (I - X X^T)^2 X from M/|M|_F, steps times; O = X/1.175",
-       "Kaon (REFERENCE.md sec. 4)", 0.02,
+       "Kaon (scrambled-spectrum study; see docs/REFERENCES.md)", 0.02,
        join({momentum_hp(), scale_hp(), {{"steps", 5, "iterations of the chaotic map"}}}), true},
       {"rmnp", "row-wise l2 (l2 -> l-inf)",
        "O = each row of M over its l2 norm; step x sqrt(max(1,m/n))", "RMNP (ICML 2026)", 0.02,
@@ -152,7 +165,7 @@ const std::vector<OptimizerInfo>& optimizer_infos() {
        true},
       {"adamuon", "spectral + element-wise adaptivity",
        "O = msign(sign(M)); v <- lerp(v, O^2, 1-b2); O <- O/(sqrt(v)+eps) at RMS 0.2",
-       "AdaMuon (REFERENCE.md sec. 4)", 3e-3,
+       "AdaMuon (Si et al. 2025), Chongjie-Si/AdaMuon", 3e-3,
        join({momentum_hp(),
              msign_hp(),
              {{"beta2", 0.95, "second-moment EMA"},
@@ -180,7 +193,7 @@ const std::vector<OptimizerInfo>& optimizer_infos() {
        true},
       {"stiefel", "Frobenius on the Stiefel tangent space",
        "D = M - W sym(W^T M), |D|_F = sqrt(n); W <- retract(W - lr D)",
-       "Li, Fuxin & Todorovic 2020 (Cayley); REFERENCE.md sec. 5", 0.02,
+       "Li, Fuxin & Todorovic 2020 (Cayley); tangent projection", 0.02,
        join({momentum_hp(),
              {{"retraction", "polar", "polar | cayley | qr"},
               {"retraction_steps", 2, "polar: NS steps; cayley: fixed-point iterations"}}}),
@@ -294,7 +307,7 @@ std::unique_ptr<NamedOptimizer> make_matrix_optimizer(const std::string& name,
     rule = std::make_shared<MsignRule>("spectral-descent");
   } else if (name == "htmuon") {
     rule = std::make_shared<HtMuonRule>(num("p"), str("mode"), integer("interval"),
-                                        integer("sqrt_steps"));
+                                        integer("sqrt_steps"), h.at("normalize").get<bool>());
   } else if (name == "dynmuon") {
     const int64_t T =
         h.at("total_steps").get<int64_t>() > 0 ? h.at("total_steps").get<int64_t>() : total_steps;
@@ -302,11 +315,13 @@ std::unique_ptr<NamedOptimizer> make_matrix_optimizer(const std::string& name,
       throw std::invalid_argument(
           "dynmuon needs the run length for its p(t) schedule: pass --opt total_steps=N "
           "(steepest train passes --steps)");
-    rule = std::make_shared<DynMuonRule>(T, num("p_max"), num("p_min"), num("tau"), num("w"));
+    rule = std::make_shared<DynMuonRule>(T, num("p_max"), num("p_min"), num("tau"), num("w"),
+                                         str("mode"));
   } else if (name == "mucon") {
     rule = std::make_shared<MuConRule>(num("tau"), str("mode"));
-  } else if (name == "contra-muon") {
-    rule = std::make_shared<ContraMuonRule>(num("kappa"), integer("power_iters"), str("mode"));
+  } else if (name == "contra-muon" || name == "contra-muon-record") {
+    rule = std::make_shared<ContraMuonRule>(num("kappa"), integer("power_iters"), str("mode"),
+                                            num("beta2"), num("floor"), name);
   } else if (name == "freon") {
     rule = std::make_shared<FreonRule>(num("c"));
   } else if (name == "kaon") {

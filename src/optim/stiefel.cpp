@@ -17,7 +17,7 @@ namespace steepest {
 namespace {
 
 // Convergent quintic p(σ) = σ(15/8 − 10/8σ² + 3/8σ⁴): p(1) = 1, p'(1) = p''(1) = 0
-// (the tail of the Polar Express 8-step list, REFERENCE.md §3).
+// (the final step of the Polar Express paper's list, Amsel et al. 2025).
 constexpr double kPolarA = 15.0 / 8.0, kPolarB = -10.0 / 8.0, kPolarC = 3.0 / 8.0;
 
 // Householder QR of an m×n matrix plus forming its thin Q, each
@@ -67,8 +67,9 @@ Cost stiefel_step_cost(const StiefelOptions& o, int64_t rows, int64_t cols) {
       break;
     case StiefelMethod::DualAscent: {
       const Orthogonalizer ortho = Orthogonalizer::from_name(o.orthogonalizer());
+      count_gemm(&c, n, m, n);  // WᵀM for Λ₀
       for (int k = 0; k < o.dual_steps(); ++k) {
-        if (k > 0) count_gemm(&c, m, n, n);  // W·Λ (Λ = 0 at k = 0)
+        count_gemm(&c, m, n, n);  // W·Λ
         c += ortho.cost(m, n);
         count_gemm(&c, n, m, n);  // WᵀA
       }
@@ -113,15 +114,19 @@ at::Tensor stiefel_dual_ascent_direction(const at::Tensor& W, const at::Tensor& 
   // The minimizer of ⟨M, A⟩ does not depend on M's scale; fixing ‖M‖_F = √n
   // puts Λ on a fixed scale, so one α serves every gradient magnitude.
   const at::Tensor Mn = normalize_to_stiefel_scale(M);
-  at::Tensor Lambda, A, H;  // Λ, H: n×n symmetric; A: m×n
+  // Λ₀ = −¼(WᵀM + MᵀW), as in Bernstein's reference code: then M + 2WΛ₀ =
+  // M − W·sym(WᵀM), so the first candidate is msign of M's tangent projection.
+  const auto WtM = detail::matmul(detail::mT(W), Mn, cost);
+  at::Tensor Lambda = (WtM + detail::mT(WtM)) * -0.25;  // n×n symmetric
+  at::Tensor A, H;                                      // A: m×n; H: n×n symmetric
   for (int k = 0; k < dual_steps; ++k) {
-    A = msign(k == 0 ? Mn : detail::gemm(Mn, W, Lambda, 1.0, 2.0, cost), cost);
+    A = msign(detail::gemm(Mn, W, Lambda, 1.0, 2.0, cost), cost);
     const auto WtA = detail::matmul(detail::mT(W), A, cost);
     H = WtA + detail::mT(WtA);  // ∂/∂Λ of the dual, up to sign: A's tangency violation
     // α_k = α·(1 − k/K): the linear decay of Bernstein's reference code, which
     // settles the non-smooth dual (a constant α stalls or oscillates).
     const double a = dual_lr * (1.0 - static_cast<double>(k) / dual_steps);
-    if (k + 1 < dual_steps) Lambda = k == 0 ? H * -a : Lambda - H * a;
+    if (k + 1 < dual_steps) Lambda = Lambda - H * a;
   }
   if (residual != nullptr) *residual = at::linalg_vector_norm(H.to(at::kFloat));
   return A;
@@ -134,9 +139,20 @@ at::Tensor stiefel_retract(StiefelRetraction retraction, const at::Tensor& W, co
     case StiefelRetraction::Polar: {
       // X ← X·p(XᵀX): X's singular values are already ≈ 1 (√(1 + lr²σ(D)²) for a
       // tangent D), so no Frobenius normalization; the error cubes each step.
+      // p has a repelling fixed point at √(7/3) ≈ 1.53: a σ beyond it (lr·‖D‖₂ >
+      // 1.155) would blow up. So the first step bounds σ_max² by the Gershgorin
+      // bound b = max row sum of |XᵀX| and, where b > 2, scales X by 1/√b: then
+      // σ ≤ 1, where p is increasing and maps [0, 1] into itself. Below 2 nothing
+      // changes (σ ≤ √2 converges as it is). Branch-free, no extra GEMM.
       at::Tensor X = W - D * lr;
       for (int s = 0; s < steps; ++s) {
-        const auto A = detail::matmul(detail::mT(X), X, cost);         // n×n
+        at::Tensor A = detail::matmul(detail::mT(X), X, cost);  // n×n
+        if (s == 0) {
+          const auto b = A.abs().sum(-1, /*keepdim=*/true).amax(-2, /*keepdim=*/true);
+          const auto f = at::where(b > 2.0, b.reciprocal(), at::ones_like(b));
+          X = X * f.sqrt();
+          A = A * f;
+        }
         const auto B = detail::gemm(A, A, A, kPolarB, kPolarC, cost);  // b·A + c·A²
         X = detail::gemm(X, X, B, kPolarA, 1.0, cost);                 // a·X + X·B
       }

@@ -4,6 +4,7 @@
 #include <sstream>
 
 #include "linalg/gemm.h"
+#include "linalg/rank.h"
 #include "steepest/linalg/newton_schulz.h"
 #include "steepest/linalg/polar_svd.h"
 #include "steepest/linalg/spectral_maps.h"
@@ -52,13 +53,20 @@ Cost MsignRule::cost(int64_t m, int64_t n, int64_t, const Orthogonalizer& ortho)
 
 // --- HTMuon -------------------------------------------------------------------------------------
 
-HtMuonRule::HtMuonRule(double p, std::string mode, int interval, int sqrt_steps)
-    : p_(p), mode_(std::move(mode)), interval_(interval), sqrt_steps_(sqrt_steps) {
+HtMuonRule::HtMuonRule(double p, std::string mode, int interval, int sqrt_steps, bool normalize)
+    : p_(p),
+      mode_(std::move(mode)),
+      interval_(interval),
+      sqrt_steps_(sqrt_steps),
+      normalize_(normalize) {
   check_mode("htmuon", mode_, {"svd", "ns", "interval"});
   TORCH_CHECK(p_ > 0 && p_ <= 1, "htmuon: p must be in (0, 1], got ", p_,
               " (p = 1/(q-1) for the Schatten-q norm)");
   TORCH_CHECK(interval_ >= 1, "htmuon: interval must be >= 1, got ", interval_);
   TORCH_CHECK(sqrt_steps_ >= 1, "htmuon: sqrt_steps must be >= 1, got ", sqrt_steps_);
+  TORCH_CHECK(normalize_ || mode_ != "interval",
+              "htmuon: normalize=false (the reference's raw U S^p V^T) needs mode svd or ns; "
+              "interval mode alternates with msign, whose scale would not match");
 }
 
 bool HtMuonRule::exact_at(int64_t step) const {
@@ -66,7 +74,17 @@ bool HtMuonRule::exact_at(int64_t step) const {
 }
 
 at::Tensor HtMuonRule::direction(const RuleBatch& b, Cost* cost) const {
-  if (mode_ == "ns") return spectral_power_ns(b.M, p_, ortho_of(b), sqrt_steps_, 6, cost);
+  if (mode_ == "ns")
+    return spectral_power_ns(b.M, p_, ortho_of(b), sqrt_steps_, 6, cost, normalize_);
+  if (!normalize_) {
+    const double p = p_;
+    return spectral_map_svd(
+        b.M,
+        [p](const at::Tensor& S) {
+          return at::where(detail::nonzero_singular_values(S), S.pow(p), at::zeros_like(S));
+        },
+        cost);
+  }
   if (exact_at(b.step)) return spectral_power_svd(b.M, p_, cost);
   return ortho_of(b)(b.M, cost);
 }
@@ -78,13 +96,21 @@ Cost HtMuonRule::cost(int64_t m, int64_t n, int64_t step, const Orthogonalizer& 
 
 std::string HtMuonRule::describe() const {
   return "htmuon p=" + fmt(p_) + " mode=" + mode_ +
-         (mode_ == "interval" ? " interval=" + std::to_string(interval_) : "");
+         (mode_ == "interval" ? " interval=" + std::to_string(interval_) : "") +
+         (normalize_ ? "" : " normalize=false");
 }
 
 // --- DynMuon ------------------------------------------------------------------------------------
 
-DynMuonRule::DynMuonRule(int64_t total_steps, double p_max, double p_min, double tau, double w)
-    : total_steps_(total_steps), p_max_(p_max), p_min_(p_min), tau_(tau), w_(w) {
+DynMuonRule::DynMuonRule(int64_t total_steps, double p_max, double p_min, double tau, double w,
+                         std::string mode)
+    : total_steps_(total_steps),
+      p_max_(p_max),
+      p_min_(p_min),
+      tau_(tau),
+      w_(w),
+      mode_(std::move(mode)) {
+  check_mode("dynmuon", mode_, {"svd", "taylor", "staged"});
   TORCH_CHECK(total_steps_ > 0, "dynmuon: total_steps must be > 0 (the length of training), got ",
               total_steps_);
   TORCH_CHECK(w_ > 0, "dynmuon: w must be > 0, got ", w_);
@@ -94,17 +120,50 @@ double DynMuonRule::exponent(int64_t step) const {
   return dynmuon_exponent(step, total_steps_, p_max_, p_min_, tau_, w_);
 }
 
+namespace {
+// The branch a reference mode takes at exponent p.
+enum class DynBranch { Svd, Raw, Msign, Taylor };
+DynBranch dyn_branch(const std::string& mode, double p) {
+  if (mode == "svd") return DynBranch::Svd;
+  if (mode == "taylor") return std::abs(p) < 1e-12 ? DynBranch::Msign : DynBranch::Taylor;
+  // fzwark/DynMuon's stages.
+  if (p >= 0.25) return DynBranch::Raw;
+  return p >= 0.0 ? DynBranch::Msign : DynBranch::Taylor;
+}
+}  // namespace
+
 at::Tensor DynMuonRule::direction(const RuleBatch& b, Cost* cost) const {
-  return spectral_power_svd(b.M, exponent(b.step), cost);
+  const double p = exponent(b.step);
+  switch (dyn_branch(mode_, p)) {
+    case DynBranch::Svd:
+      return spectral_power_svd(b.M, p, cost);
+    case DynBranch::Raw:
+      return b.M;
+    case DynBranch::Msign:
+      return ortho_of(b)(b.M, cost);
+    case DynBranch::Taylor:
+      break;
+  }
+  return dynmuon_taylor(b.M, p, ortho_of(b), cost);
 }
 
-Cost DynMuonRule::cost(int64_t m, int64_t n, int64_t, const Orthogonalizer&) const {
-  return polar_svd_cost(m, n);
+Cost DynMuonRule::cost(int64_t m, int64_t n, int64_t step, const Orthogonalizer& ortho) const {
+  switch (dyn_branch(mode_, exponent(step))) {
+    case DynBranch::Svd:
+      return polar_svd_cost(m, n);
+    case DynBranch::Raw:
+      return {};
+    case DynBranch::Msign:
+      return ortho.cost(m, n);
+    case DynBranch::Taylor:
+      break;
+  }
+  return dynmuon_taylor_cost(m, n, ortho);
 }
 
 std::string DynMuonRule::describe() const {
   return "dynmuon T=" + std::to_string(total_steps_) + " p_max=" + fmt(p_max_) +
-         " p_min=" + fmt(p_min_) + " tau=" + fmt(tau_) + " w=" + fmt(w_);
+         " p_min=" + fmt(p_min_) + " tau=" + fmt(tau_) + " w=" + fmt(w_) + " mode=" + mode_;
 }
 
 // --- MuCon --------------------------------------------------------------------------------------
@@ -132,18 +191,54 @@ std::string MuConRule::describe() const {
 
 // --- Contra-Muon --------------------------------------------------------------------------------
 
-ContraMuonRule::ContraMuonRule(double kappa, int power_iters, std::string mode)
-    : kappa_(kappa), power_iters_(power_iters), mode_(std::move(mode)) {
+ContraMuonRule::ContraMuonRule(double kappa, int power_iters, std::string mode, double beta2,
+                               double floor, std::string name)
+    : kappa_(kappa),
+      power_iters_(power_iters),
+      mode_(std::move(mode)),
+      beta2_(beta2),
+      floor_(floor),
+      name_(std::move(name)) {
   check_mode("contra-muon", mode_, {"ns", "svd"});
   TORCH_CHECK(kappa_ >= 0 && kappa_ < 2, "contra-muon: kappa must be in [0, 2), got ", kappa_);
   TORCH_CHECK(power_iters_ >= 1, "contra-muon: power_iters must be >= 1, got ", power_iters_);
+  TORCH_CHECK(beta2_ >= 0 && beta2_ < 1, "contra-muon: beta2 must be in [0, 1) (0 = off), got ",
+              beta2_);
+  TORCH_CHECK(floor_ >= 0, "contra-muon: floor must be >= 0 (0 = off), got ", floor_);
 }
 
 at::Tensor ContraMuonRule::direction(const RuleBatch& b, Cost* cost) const {
-  if (mode_ == "ns") return contra_msign(b.M, kappa_, ortho_of(b), power_iters_, cost);
-  const double k = kappa_;
-  return shaped_spectrum_svd(
-      b.M, [k](const at::Tensor& rel) { return 1.0 - (k / 2.0) * rel; }, cost);
+  at::Tensor U;
+  if (mode_ == "ns") {
+    U = contra_msign(b.M, kappa_, ortho_of(b), power_iters_, cost);
+  } else {
+    const double k = kappa_;
+    U = shaped_spectrum_svd(
+        b.M, [k](const at::Tensor& rel) { return 1.0 - (k / 2.0) * rel; }, cost);
+  }
+  if (beta2_ > 0) {
+    // The record's NorMuon-lite: one second moment per neuron of the longer side.
+    const bool per_row = b.M.size(1) >= b.M.size(2);
+    const at::Tensor before = fro(U);
+    std::vector<at::Tensor> vs;
+    for (size_t i = 0; i < b.states.size(); ++i) {
+      const at::Tensor Ui = U[static_cast<int64_t>(i)];
+      auto& v = b.states[i]->buffers["neuron_second_moment"];
+      if (!v.defined()) v = at::zeros({per_row ? Ui.size(0) : Ui.size(1)}, U.options());
+      v.lerp_(Ui.square().mean(per_row ? -1 : 0), 1.0 - beta2_);
+      vs.push_back(per_row ? v.unsqueeze(-1) : v.unsqueeze(0));
+    }
+    U = U * at::stack(vs).clamp_min(1e-10).rsqrt();
+    U = U * before / fro(U).clamp_min(1e-30);
+  }
+  if (floor_ > 0) {
+    TORCH_CHECK(b.W.defined() && b.W.sizes() == U.sizes(),
+                "contra-muon: floor needs the weights in RuleBatch::W, shape ", U.sizes());
+    // ‖scale·U‖_F ≥ floor·‖W‖_F: a weight never moves by less than this relative step.
+    const at::Tensor want = fro(b.W.to(U.scalar_type())) * (floor_ / b.scale);
+    U = U * at::clamp_min(want / fro(U).clamp_min(1e-30), 1.0);
+  }
+  return U;
 }
 
 Cost ContraMuonRule::cost(int64_t m, int64_t n, int64_t, const Orthogonalizer& ortho) const {
@@ -151,7 +246,10 @@ Cost ContraMuonRule::cost(int64_t m, int64_t n, int64_t, const Orthogonalizer& o
 }
 
 std::string ContraMuonRule::describe() const {
-  return "contra-muon kappa=" + fmt(kappa_) + " mode=" + mode_;
+  std::string d = name_ + " kappa=" + fmt(kappa_) + " mode=" + mode_;
+  if (beta2_ > 0) d += " beta2=" + fmt(beta2_);
+  if (floor_ > 0) d += " floor=" + fmt(floor_);
+  return d;
 }
 
 // --- Freon / Kaon -------------------------------------------------------------------------------

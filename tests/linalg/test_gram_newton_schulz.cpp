@@ -28,7 +28,7 @@ TEST_P(GramEverySchedule, AgreesWithStandardNewtonSchulz) {
 INSTANTIATE_TEST_SUITE_P(All, GramEverySchedule, ::testing::ValuesIn(ns_schedule_names()));
 
 TEST(GramNewtonSchulz, FlopModelMatchesPaper) {
-  // 5 quintic steps, one restart: 8α + 28 r³-units versus 20α + 10 (REFERENCE.md §3).
+  // 5 quintic steps, one restart: 8α + 28 r³-units versus 20α + 10 (Zhang, Amsel, Chen, Dao 2026).
   const double r3 = 256.0 * 256.0 * 256.0;
   const auto s = ns_schedule("keller");
   EXPECT_DOUBLE_EQ(gram_newton_schulz_cost(256, 1024, s).flops, (8 * 4 + 28) * r3);

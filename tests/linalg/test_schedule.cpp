@@ -30,14 +30,37 @@ TEST(Schedule, NamesAndLengths) {
   for (const auto& n : ns_schedule_names()) EXPECT_EQ(ns_schedule(n).name, n);
 }
 
-TEST(Schedule, StepOverrideTruncatesOrRepeatsLast) {
+TEST(Schedule, StepOverrideTruncatesOrExtends) {
   auto pe3 = ns_schedule("polar-express", 3);
   ASSERT_EQ(pe3.steps.size(), 3u);
   EXPECT_DOUBLE_EQ(pe3.steps[2].a, 3.8916678022926607);
+  // Polar Express continues with the paper's final step, not modded-nanogpt's fifth.
   auto pe7 = ns_schedule("polar-express", 7);
   ASSERT_EQ(pe7.steps.size(), 7u);
-  EXPECT_DOUBLE_EQ(pe7.steps[6].a, 2.3465413258596377);
+  EXPECT_DOUBLE_EQ(pe7.steps[4].a, 2.3465413258596377);
+  for (size_t k : {5u, 6u}) {
+    EXPECT_DOUBLE_EQ(pe7.steps[k].a, 1.875);
+    EXPECT_DOUBLE_EQ(pe7.steps[k].b, -1.25);
+    EXPECT_DOUBLE_EQ(pe7.steps[k].c, 0.375);
+  }
+  // Every other schedule repeats its last step.
+  auto k7 = ns_schedule("keller", 7);
+  EXPECT_DOUBLE_EQ(k7.steps[6].a, 3.4445);
+  auto y8 = ns_schedule("you6", 8);
+  EXPECT_DOUBLE_EQ(y8.steps[7].a, 2172.0 / 1024.0);
   EXPECT_THROW(ns_schedule("keller", 0), std::invalid_argument);
+}
+
+// modded-nanogpt's last Polar Express step has its fixed point at 1.035, so
+// repeating it never reaches 1; the paper's extension step converges.
+TEST(Schedule, PolarExpressExtendedConvergesToOne) {
+  const auto& last = ns_schedule("polar-express").steps.back();
+  const double fixed =
+      std::sqrt((-last.b - std::sqrt(last.b * last.b - 4 * last.c * (last.a - 1))) / (2 * last.c));
+  EXPECT_NEAR(fixed, 1.035, 1e-3);
+  auto [lo, hi] = band(ns_schedule("polar-express", 8), 1e-3);
+  EXPECT_NEAR(lo, 1.0, 1e-3);
+  EXPECT_NEAR(hi, 1.0, 1e-3);
 }
 
 TEST(Schedule, UnknownNameListsKnownOnes) {
@@ -50,7 +73,7 @@ TEST(Schedule, UnknownNameListsKnownOnes) {
   }
 }
 
-// The documented singular-value bands (REFERENCE.md §3 and docs/ORTHOGONALIZATION.md).
+// The singular-value bands documented in docs/OPTIMIZERS.md.
 TEST(Schedule, KellerBandDoesNotConvergeByDesign) {
   auto [lo, hi] = band(ns_schedule("keller"), 0.01);
   EXPECT_NEAR(lo, 0.68, 0.01);

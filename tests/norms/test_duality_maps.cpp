@@ -69,6 +69,22 @@ TEST(DualityMaps, KnownValues) {
   EXPECT_NEAR(v(rms_rms_norm(W)), 2.0 * v(steepest::spectral_norm(W)), 1e-12);
 }
 
+// HTMuon's q = 9 (p = 1/8) on a rank-2 matrix: roundoff singular values must not
+// become update directions (σ^(1/8) of 1e-16 is 0.01, of 1e-7 is 0.13).
+TEST(DualityMaps, SchattenDualizeKeepsTheRankOfG) {
+  at::manual_seed(3);
+  for (auto dtype : {at::kDouble, at::kFloat}) {
+    const auto G = at::matmul(at::randn({16, 2}, dtype), at::randn({2, 12}, dtype));
+    const auto D = dualize_schatten(G, 9.0);
+    const auto S = at::linalg_svdvals(D.to(at::kDouble));
+    EXPECT_LT(v(S[2]), 1e-5 * v(S[0])) << "dtype " << dtype;
+    // Still the duality map: unit Schatten-9 norm, ⟨G, D⟩ = the dual norm.
+    EXPECT_NEAR(v(schatten_norm(D.to(at::kDouble), 9.0)), 1.0, 1e-5);
+    const double dual = v(schatten_dual_norm(G.to(at::kDouble), 9.0));
+    EXPECT_NEAR(frobenius_inner(G.to(at::kDouble), D.to(at::kDouble)), dual, 1e-5 * dual);
+  }
+}
+
 TEST(DualityMaps, BadInputIsNamed) {
   EXPECT_THROW(dualize_row_l2(at::randn({3})), c10::Error);
   EXPECT_THROW(dualize_schatten(at::randn({3, 3}), 1.0), c10::Error);

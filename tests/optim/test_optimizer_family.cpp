@@ -179,10 +179,25 @@ INSTANTIATE_TEST_SUITE_P(All, EveryMatrixOptimizer, ::testing::ValuesIn(hidden_m
                          test_name);
 
 TEST(Registry, ListsEveryIssueName) {
-  const std::vector<std::string> required = {
-      "adamw",  "sgd",     "signsgd", "lion",        "muon",          "spectral-descent",
-      "htmuon", "dynmuon", "mucon",   "contra-muon", "freon",         "kaon",
-      "rmnp",   "normuon", "adamuon", "dion",        "manifold-muon", "stiefel"};
+  const std::vector<std::string> required = {"adamw",
+                                             "sgd",
+                                             "signsgd",
+                                             "lion",
+                                             "muon",
+                                             "spectral-descent",
+                                             "htmuon",
+                                             "dynmuon",
+                                             "mucon",
+                                             "contra-muon",
+                                             "freon",
+                                             "kaon",
+                                             "rmnp",
+                                             "normuon",
+                                             "adamuon",
+                                             "dion",
+                                             "manifold-muon",
+                                             "stiefel",
+                                             "contra-muon-record"};
   for (const auto& n : required) {
     const auto& info = optimizer_info(n);
     EXPECT_FALSE(info.formula.empty()) << n;

@@ -118,7 +118,8 @@ TEST(Stiefel, GemmCountsPerStep) {
   EXPECT_EQ(count("tangent", "qr"), 2);
   const int64_t msign = Orthogonalizer::from_name("polar-express").cost(32, 16).gemms;
   EXPECT_EQ(msign, 15);
-  EXPECT_EQ(count("dual-ascent", "polar"), 9 + 10 * msign + 10 + 2 * 3);
+  // WᵀM for Λ₀, then per dual step W·Λ, msign and WᵀA; then the retraction.
+  EXPECT_EQ(count("dual-ascent", "polar"), 1 + 10 * (1 + msign + 1) + 2 * 3);
   EXPECT_GT(stiefel_step_cost(StiefelOptions().retraction("qr"), 32, 16).other_flops, 0.0);
 }
 
@@ -199,6 +200,54 @@ TEST(Stiefel, DualAscentResidualShrinksWithDualSteps) {
   V.mutable_grad() = G.clone();
   tangent.step();
   EXPECT_TRUE(std::isnan(tangent.last_tangency_residual()));
+}
+
+// The reference starts the dual at Λ₀ = −¼(WᵀM + MᵀW): the first candidate is
+// msign of M's tangent projection M − W·sym(WᵀM), not msign(M).
+TEST(Stiefel, DualAscentStartsFromTheTangentProjection) {
+  at::manual_seed(41);
+  const auto W = testing::random_orthonormal(32, 16);
+  const auto M = at::randn({32, 16}, at::kDouble);
+  auto S = at::mm(W.t(), M);
+  const auto xi = M - at::mm(W, (S + S.t()) * 0.5);
+  at::Tensor residual;
+  const auto A = stiefel_dual_ascent_direction(W, M, 1, 0.2, "svd", nullptr, &residual);
+  EXPECT_LT(testing::rel_err(A, polar_svd(xi)), 1e-10);
+  EXPECT_GT(testing::rel_err(A, polar_svd(M)), 0.1);  // what Λ₀ = 0 gave
+  // msign of a tangent vector is nearly tangent already: far below msign(M)'s violation.
+  EXPECT_LT(residual.item<double>(), 0.5 * tangency(W, polar_svd(M)));
+}
+
+// The polar retraction's quintic has a repelling fixed point at √(7/3): with a
+// near-rank-1 momentum and lr·‖D‖₂ ≳ 1.4 > 1.155 its unscaled form blows the
+// weights up. The Gershgorin scaling keeps every σ ≤ 1 after the first quintic
+// (≤ 1.24 when it is not needed, b ≤ 2, and ≈ 1 after the next), and enough
+// steps still land on the manifold.
+TEST(Stiefel, PolarRetractionStaysBoundedAtLargeSteps) {
+  at::manual_seed(42);
+  const auto u = at::randn({32, 1}), v = at::randn({1, 16});
+  for (int steps : {2, 12}) {
+    auto W = param({32, 16});
+    Stiefel opt({{"w", W}}, StiefelOptions(0.5).momentum(0.9).retraction_steps(steps));
+    for (int t = 0; t < 20; ++t) {
+      W.mutable_grad() = at::mm(u, v) * 10.0 + 1e-3 * at::randn({32, 16});
+      opt.step();
+      ASSERT_TRUE(at::isfinite(W).all().item<bool>()) << "steps " << steps << " t " << t;
+      EXPECT_LE(at::linalg_matrix_norm(W.detach(), 2).item<double>(), 1.05);
+    }
+    // Two steps cannot restore σ ≈ 1/(lr·‖D‖₂) in one go (documented); twelve can.
+    if (steps == 12) {
+      EXPECT_LT(stiefel_distance(W), 1e-4);
+    }
+  }
+  // The scaling is exactly off for the small steps it is not needed for.
+  const auto W = testing::random_orthonormal(32, 16);
+  const auto D = stiefel_tangent_direction(W, at::randn({32, 16}, at::kDouble));
+  const auto X = W - D * 0.02;
+  auto one = stiefel_retract(StiefelRetraction::Polar, W, D, 0.02, 1);
+  const auto A = at::mm(X.t(), X);
+  const auto P = X * (15.0 / 8) + at::mm(X, A * (-10.0 / 8) + at::mm(A, A) * (3.0 / 8));
+  EXPECT_LT(testing::rel_err(one, P), 1e-12);
 }
 
 // A wide weight is the transpose of a tall one: same trajectory.

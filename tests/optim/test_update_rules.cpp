@@ -86,6 +86,24 @@ TEST(HtMuonRule, SvdNsAndIntervalForms) {
   EXPECT_THROW(HtMuonRule(0.0), c10::Error);
 }
 
+// normalize=false is the reference code's raw U Σ^p Vᵀ: no rescale, so the
+// update's size follows ‖M‖^p (×1000 in M → ×1000^p in O).
+TEST(HtMuonRule, ReferenceRawMagnitude) {
+  at::manual_seed(2);
+  const auto k = known_svd(32, 8, sigmas(), at::kDouble);
+  const auto raw = with_spectrum(k, sigmas().pow(0.125));
+  HtMuonRule svd(0.125, "svd", 10, 12, /*normalize=*/false);
+  RuleRunner rs(svd);
+  EXPECT_LT(rel_err(rs.run(k.X), raw), 1e-10);
+  EXPECT_LT(rel_err(rs.run(k.X * 1000.0), raw * std::pow(1000.0, 0.125)), 1e-10);
+  HtMuonRule ns(0.125, "ns", 10, 12, /*normalize=*/false);
+  RuleRunner rn(ns);
+  EXPECT_LT(rel_err(rn.run(k.X), raw), 0.01);
+  // Interval mode alternates with msign, whose scale a raw step would not match.
+  EXPECT_THROW(HtMuonRule(0.125, "interval", 10, 12, false), c10::Error);
+  EXPECT_NE(svd.describe().find("normalize=false"), std::string::npos);
+}
+
 TEST(DynMuonRule, ExponentFollowsTheScheduleAtEachStep) {
   at::manual_seed(3);
   const auto k = known_svd(16, 8, sigmas(), at::kDouble);
@@ -99,6 +117,39 @@ TEST(DynMuonRule, ExponentFollowsTheScheduleAtEachStep) {
   }
   EXPECT_NEAR(rule.exponent(40), 0.375, 1e-12);
   EXPECT_LT(rule.exponent(1000), -0.24);
+}
+
+// The reference modes: "taylor" (modded-nanogpt track 3) is C·msign(Xn)·‖M‖_F^p with
+// C = I + δE + ½δ(δ−1)E², E = XnXnᵀ − I; "staged" (fzwark/DynMuon) is the raw
+// momentum for p ≥ 0.25, msign for 0 ≤ p < 0.25 and the Taylor form below 0.
+TEST(DynMuonRule, ReferenceModes) {
+  at::manual_seed(3);
+  const auto k = known_svd(16, 8, sigmas(), at::kDouble);
+  // The Taylor form's spectrum: σ ↦ c(σ̂²)·‖M‖_F^p with σ̂ = σ/‖σ‖₂.
+  auto taylor = [&](double p) {
+    const double nrm = sigmas().norm().item<double>();
+    const auto e = (sigmas() / nrm).square() - 1.0;
+    const double d = p / 2.0;
+    return with_spectrum(k, (1.0 + d * e + 0.5 * d * (d - 1.0) * e.square()) * std::pow(nrm, p));
+  };
+  const auto msign = with_spectrum(k, at::ones({8}, at::kDouble));
+  DynMuonRule tay(1000, 1.0, -0.25, 0.04, 0.04, "taylor");
+  RuleRunner rt(tay);
+  DynMuonRule staged(1000, 1.0, -0.25, 0.04, 0.04, "staged");
+  RuleRunner rst(staged);
+  for (int64_t t : {1, 55, 60, 1000}) {
+    const double p = tay.exponent(t);
+    EXPECT_LT(rel_err(rt.run(k.X, t), taylor(p)), 1e-9) << "t=" << t;
+    const auto want = p >= 0.25 ? k.X : (p >= 0 ? msign : taylor(p));
+    EXPECT_LT(rel_err(rst.run(k.X, t), want), 1e-9) << "t=" << t << " p=" << p;
+  }
+  // The second-order form expands around σ̂ = 1, far from a Frobenius-normalized
+  // spectrum: 38% from U Σ^p Vᵀ at p = −0.25 here (the caveat in docs/OPTIMIZERS.md),
+  // and exact at p = 0.
+  const double p = tay.exponent(1000);
+  EXPECT_NEAR(rel_err(taylor(p), with_spectrum(k, sigmas().pow(p))), 0.38, 0.02);
+  EXPECT_LT(rel_err(taylor(0.0), msign), 1e-12);
+  EXPECT_THROW(DynMuonRule(1000, 1.0, -0.25, 0.04, 0.04, "nope"), c10::Error);
 }
 
 TEST(MuConRule, ClipsTheRmsNormalizedSpectrumAtTau) {
@@ -130,6 +181,48 @@ TEST(ContraMuonRule, SvdAndNsFormsAgree) {
   RuleRunner rn(ns);
   // 5 power iterations with σ₂/σ₁ = 2/3: ‖M‖₂ within ~2%, which moves O by < 0.5%.
   EXPECT_LT(rel_err(rn.run(k.X), expected), 0.005);
+}
+
+// The record's recipe on top of the contraction: per-neuron variance
+// normalization on the longer side, Frobenius norm restored, then the
+// update-to-weight floor ‖scale·U‖_F ≥ floor·‖W‖_F.
+TEST(ContraMuonRule, RecordRecipeNormalizesNeuronsAndFloorsTheStep) {
+  at::manual_seed(5);
+  for (auto shape : {std::pair<int64_t, int64_t>{24, 8}, {8, 24}}) {
+    const auto k = known_svd(shape.first, shape.second, sigmas(), at::kDouble);
+    ContraMuonRule plain(0.4, 5, "svd");
+    ContraMuonRule record(0.4, 5, "svd", 0.95, 0.35);
+    EXPECT_TRUE(record.needs_weights());
+    EXPECT_FALSE(plain.needs_weights());
+    TensorState st_plain, st;
+    const Orthogonalizer ortho = Orthogonalizer::from_name("svd");
+    auto batch = [&](TensorState* s, const at::Tensor& W, double scale) {
+      RuleBatch b;
+      b.M = k.X.unsqueeze(0);
+      b.states = {s};
+      b.ortho = &ortho;
+      b.scale = scale;
+      b.W = W.unsqueeze(0);
+      return b;
+    };
+    const auto small_w = at::randn({shape.first, shape.second}, at::kDouble) * 1e-3;
+    const auto U = plain.direction(batch(&st_plain, small_w, 1.0), nullptr)[0];
+    const auto O = record.direction(batch(&st, small_w, 1.0), nullptr)[0];
+    // After step 1 (v = 0.05·mean(U²)) every neuron of the longer side has the same norm.
+    const bool rows = shape.first >= shape.second;
+    const auto norms = at::linalg_vector_norm(O, 2, {rows ? 1 : 0});
+    EXPECT_LT((norms.max() / norms.min()).item<double>() - 1.0, 1e-9);
+    EXPECT_EQ(st.buffers.at("neuron_second_moment").numel(), std::max(shape.first, shape.second));
+    EXPECT_NEAR(O.norm().item<double>(), U.norm().item<double>(), 1e-9);  // norm restored
+    // Floor: with ‖W‖_F large the step is lifted to 0.35·‖W‖_F / scale; small W: no change.
+    TensorState st2;
+    const auto big_w = at::randn({shape.first, shape.second}, at::kDouble) * 10.0;
+    const auto F = record.direction(batch(&st2, big_w, 2.0), nullptr)[0];
+    EXPECT_NEAR(2.0 * F.norm().item<double>(), 0.35 * big_w.norm().item<double>(), 1e-9);
+    EXPECT_LT(rel_err(F / F.norm(), O / O.norm()), 1e-9);  // only the size changes
+  }
+  EXPECT_THROW(ContraMuonRule(0.4, 5, "ns", 1.0), c10::Error);
+  EXPECT_THROW(ContraMuonRule(0.4, 5, "ns", 0.0, -1.0), c10::Error);
 }
 
 TEST(FreonRule, SpectrumPowerOneMinusTwoC) {

@@ -1,4 +1,4 @@
-// Token shards in the llm.c / modded-nanogpt format (REFERENCE.md §7):
+// Token shards in the llm.c / modded-nanogpt format (karpathy/llm.c, dev/data/data_common.py):
 // a 256 × int32 little-endian header — [0] magic 20240520, [1] version 1,
 // [2] token count — followed by that many uint16 tokens.
 #pragma once

@@ -25,7 +25,8 @@ struct GramNsOptions {
 //   r×c matrix is touched only when R is formed and when the accumulated Q is
 //   applied: for 5 steps and α = c/r, 8α+28 r³-units of FLOPs versus 20α+10.
 //   When that is not cheaper (square and near-square inputs) it falls back to
-//   newton_schulz() itself.
+//   newton_schulz() itself. options.ns.precondition (the Turbo/AOL start) is
+//   honoured either way; its x·xᵀ is the iteration's first R, so it is free.
 at::Tensor gram_newton_schulz(const at::Tensor& X, const NsSchedule& schedule,
                               const GramNsOptions& options = {}, Cost* cost = nullptr);
 

@@ -15,10 +15,12 @@ struct NsOptions {
   at::ScalarType compute_dtype = at::ScalarType::Undefined;
   // Turbo-Muon (Boissin et al. 2025, modded-nanogpt record 2025-11-11): instead of
   // the Frobenius normalization, scale the short-side X by the AOL rule
-  // X ← diag(Σ_j |X Xᵀ|_ij)^{−1/2}·X, which guarantees ‖X‖₂ ≤ 1 and lifts small σ,
-  // so one iteration can be dropped. The Gram matrix it needs is reused as the
-  // first iteration's A, so it costs no extra GEMM. Caveat: a row scaling moves
-  // the polar factor slightly (it is U Vᵀ of D^{-1/2}X, not of X).
+  // X ← diag(safety·Σ_j |X Xᵀ|_ij + eps)^{−1/2}·X, which guarantees ‖X‖₂ ≤ 1/√safety
+  // and lifts small σ. The Gram matrix it needs is reused as the first
+  // iteration's A, so it costs no extra GEMM. The schedule passed in should
+  // already lack the step the preconditioner replaces (Orthogonalizer's
+  // "turbo-<schedule>" drops the first). Caveat: a row scaling moves the polar
+  // factor slightly (it is U Vᵀ of D^{-1/2}X, not of X).
   bool precondition = false;
 };
 

@@ -17,7 +17,8 @@ namespace steepest {
 //                       polar-express)
 //   "gram-<schedule>"   Gram Newton–Schulz with that schedule (e.g. gram-polar-express)
 //   "turbo-<schedule>"  Turbo-Muon: AOL-preconditioned NS (NsOptions::precondition)
-//                       with the schedule's first steps: all but the last by default
+//                       running the schedule's steps 2…n (the first is dropped);
+//                       steps = N runs steps 2…N+1 of the extended schedule
 //   "svd"               exact U Vᵀ by LAPACK SVD
 struct Orthogonalizer {
   enum class Kind { NewtonSchulz, GramNewtonSchulz, Svd };

@@ -28,8 +28,10 @@ struct NsSchedule {
 
 // Named schedules: "cubic", "keller", "convergent", "you6", "polar-express".
 // steps < 0 keeps the schedule's own length; a shorter count takes the first
-// `steps` iterations, a longer one repeats the last iteration (the Polar
-// Express paper's convention for extending its list).
+// `steps` iterations. A longer one appends the schedule's extension step:
+// polar-express continues with the Polar Express paper's (1.875, −1.25, 0.375)
+// (fixed point 1, p'(1) = 0), every other schedule repeats its last step
+// (keller's last step has no fixed point at 1, so keller stays in its band).
 // Throws std::invalid_argument naming the known schedules for an unknown name.
 NsSchedule ns_schedule(const std::string& name, int steps = -1);
 

@@ -1,5 +1,5 @@
 // Shaped spectra: maps M = U Σ Vᵀ ↦ U f(Σ) Vᵀ other than msign, by exact SVD and,
-// where REFERENCE.md §4 gives one, without an SVD. The building blocks of the
+// where the literature gives one, without an SVD. The building blocks of the
 // spectral Muon variants (HTMuon, DynMuon, MuCon, Contra-Muon, Freon, Kaon).
 //
 // Every function takes M of shape (m, n) or a batch (B, m, n), floating, and
@@ -35,15 +35,17 @@ at::Tensor shaped_spectrum_svd(const at::Tensor& M,
 // p < 0 inverts it (DynMuon late in training, Freon with c > ½).
 at::Tensor spectral_power_svd(const at::Tensor& M, double p, Cost* cost = nullptr);
 
-// The SVD-free HTMuon form, for 0 < p ≤ 1 (REFERENCE.md §4):
+// The SVD-free HTMuon form, for 0 < p ≤ 1 (HTMuon's reference code, htmuon_ns):
 //   msign(M)·(MᵀM)^{p/2}   (tall or square; the wide case uses (MMᵀ)^{p/2}·msign(M)),
 // msign by `ortho`, the power by nested coupled Newton–Schulz square roots of the
 // Frobenius-normalized Gram matrix: p/2 is taken to `depth` binary digits, so
-// dyadic p (HTMuon's 1/8) is exact. Rescaled to Frobenius norm √min(m,n).
+// dyadic p (HTMuon's 1/8) is exact. Rescaled to Frobenius norm √min(m,n);
+// normalize = false returns the raw msign(M)·(MᵀM)^{p/2} (HTMuon's reference).
 // Accuracy: σ/σ_max ≳ 0.05 follow (σ/σ_max)^p to a few per cent with 12
 // square-root steps; smaller σ converge slowly (see tests/linalg/test_spectral_maps.cpp).
 at::Tensor spectral_power_ns(const at::Tensor& M, double p, const Orthogonalizer& ortho,
-                             int sqrt_steps = 12, int depth = 6, Cost* cost = nullptr);
+                             int sqrt_steps = 12, int depth = 6, Cost* cost = nullptr,
+                             bool normalize = true);
 Cost spectral_power_ns_cost(int64_t m, int64_t n, double p, const Orthogonalizer& ortho,
                             int sqrt_steps = 12, int depth = 6, int64_t batch = 1);
 
@@ -56,21 +58,25 @@ at::Tensor sqrt_newton_schulz(const at::Tensor& A, int steps, Cost* cost = nullp
 // Singular-value clipping U·min(Σ, τ)·Vᵀ (MuCon), the Frobenius projection onto
 // {‖X‖₂ ≤ τ}. Exact SVD form.
 at::Tensor clip_spectrum_svd(const at::Tensor& M, double tau, Cost* cost = nullptr);
-// The same without an SVD (REFERENCE.md §4): P = msign(M), S = PᵀM − τI,
+// The same without an SVD (MuCon): P = msign(M), S = PᵀM − τI,
 // clip = ½[M + τP − P·S·msign(S)], both msign by `ortho`. Ill-conditioned when
 // some σ ≈ τ: msign(S) must resolve the sign of σ − τ ≈ 0.
 at::Tensor clip_spectrum_msign(const at::Tensor& M, double tau, const Orthogonalizer& ortho,
                                Cost* cost = nullptr);
 Cost clip_spectrum_msign_cost(int64_t m, int64_t n, const Orthogonalizer& ortho, int64_t batch = 1);
 
-// ‖M‖₂ estimate by `iters` power iterations on MᵀM from v₀ = Mᵀ·1 (deterministic).
+// ‖M‖₂ estimate by `iters` power iterations on MᵀM from a fixed, seeded Gaussian
+// v₀ (deterministic, independent of the global RNG; a structured start such as
+// the record's ones vector fails when M·1 = 0, e.g. for centred M).
 //   Returns shape () for (m, n) input or (B) for a batch. 2 matrix–vector
-//   products per iteration (+1 for the start), counted as GEMMs with one column.
+//   products per iteration (+1 for the final ‖M·v‖), counted as GEMMs with one column.
 at::Tensor spectral_norm_power(const at::Tensor& M, int iters = 5, Cost* cost = nullptr);
 
 // Contra-Muon (modded-nanogpt optimization track #11): O = msign(M) − (κ/2)·M/‖M‖₂
 // (‖M‖₂ by `power_iters` power iterations), rescaled to ‖msign(M)‖_F.
-// Spectrally σ ↦ 1 − (κ/2)·σ/σ_max before the rescale.
+// Spectrally σ ↦ 1 − (κ/2)·σ/σ_max before the rescale, so the top direction gets
+// the smallest step only with an accurate msign (`convergent`, `svd`): keller's
+// non-monotone band [0.68, 1.13] is wider than the contraction.
 at::Tensor contra_msign(const at::Tensor& M, double kappa, const Orthogonalizer& ortho,
                         int power_iters = 5, Cost* cost = nullptr);
 Cost contra_msign_cost(int64_t m, int64_t n, const Orthogonalizer& ortho, int power_iters = 5,
@@ -82,6 +88,15 @@ Cost contra_msign_cost(int64_t m, int64_t n, const Orthogonalizer& ortho, int po
 // U and V are kept). It is a quintic NS step with (a, b, c) = (4.1, −8.2, 4.1).
 at::Tensor kaon(const at::Tensor& M, int steps = 5, Cost* cost = nullptr);
 NsSchedule kaon_schedule(int steps = 5);
+
+// DynMuon's second-order form for a small exponent p (the modded-nanogpt track-3
+// DynMuon script; fzwark/DynMuon's fast_spectral): Xn = M/‖M‖_F, Y = msign(Xn)
+// by `ortho`, E = Xn·Xnᵀ − I (short side), C = I + δE + ½δ(δ−1)E² with δ = p/2,
+// O = C·Y·‖M‖_F^p ≈ U Σ^p Vᵀ. Not normalized (raw magnitude, as the reference).
+// Cost: one msign + 3 GEMMs (Gram, E², C·Y).
+at::Tensor dynmuon_taylor(const at::Tensor& M, double p, const Orthogonalizer& ortho,
+                          Cost* cost = nullptr);
+Cost dynmuon_taylor_cost(int64_t m, int64_t n, const Orthogonalizer& ortho, int64_t batch = 1);
 
 // DynMuon's exponent: p(t) = p_min + (p_max − p_min)/(1 + exp((t/T − τ)/w)).
 double dynmuon_exponent(int64_t t, int64_t total_steps, double p_max = 1.0, double p_min = -0.25,

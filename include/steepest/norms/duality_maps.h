@@ -1,4 +1,5 @@
-// Norms on weight updates and their duality maps (REFERENCE.md §1).
+// Norms on weight updates and their duality maps (Bernstein & Newhouse 2024,
+// "Old Optimizer, New Norm"; docs/OPTIMIZERS.md has the table).
 //
 // Steepest descent under a norm ‖·‖ takes ΔW = −(‖G‖†/λ)·dualize(G), where
 // dualize(G) = argmax_{‖T‖=1} ⟨G, T⟩ and ‖G‖† = ⟨G, dualize(G)⟩ is the dual norm.

@@ -1,4 +1,5 @@
-// Muon: momentum, then steepest descent under the spectral norm (REFERENCE.md §2).
+// Muon: momentum, then steepest descent under the spectral norm (Keller Jordan 2024,
+// KellerJordan/Muon).
 #pragma once
 
 #include <torch/optim/optimizer.h>

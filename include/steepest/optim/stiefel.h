@@ -1,5 +1,6 @@
 // Optimizers that keep each weight on the Stiefel manifold St = {W : WᵀW = I}
-// (REFERENCE.md §5; manifold Muon from Bernstein, "Modular Manifolds", 2025).
+// (manifold Muon from Bernstein, "Modular Manifolds", 2025; the tangent-projection
+// family with polar, Cayley and QR retractions).
 #pragma once
 
 #include <ATen/ATen.h>
@@ -21,7 +22,8 @@ enum class StiefelMethod {
 };
 // How W − lr·D is brought back onto St.
 enum class StiefelRetraction {
-  Polar,   // "polar": quintic Newton–Schulz (15/8, −10/8, 3/8) steps, no normalization
+  Polar,   // "polar": quintic Newton–Schulz (15/8, −10/8, 3/8) steps; X is scaled into
+           // σ ≤ 1 only when a Gershgorin bound says σ_max² > 2 (large lr·‖D‖₂)
   Cayley,  // "cayley": Cayley transform by fixed-point iteration (Li, Fuxin & Todorovic 2020)
   Qr,      // "qr": Q of the QR factorization, signs fixed so that diag(R) > 0
 };
@@ -46,9 +48,12 @@ struct StiefelOptions : torch::optim::OptimizerCloneableOptions<StiefelOptions> 
   // Dual-ascent only: K iterations on Λ, with step α_k = α·(1 − k/K) (the
   // decay of Bernstein's reference code). M is rescaled to ‖M‖_F = √n first
   // (the dual problem's solution A does not depend on M's scale), so α is
-  // dimensionless. α = 0.2 measured best on random 32×16 … 512×128 problems:
-  // ‖WᵀA + AᵀW‖_F ≈ 4 → 0.2 (K = 10) → 0.02 (K = 30) at 32×16; a constant
-  // α ≥ 0.1 stalls near 1–2. Square weights converge slowly (≈ 0.4·√n at K = 10).
+  // dimensionless. α = 0.2 measured best or near it on random 32×16 … 512×128
+  // problems with the reference's Λ₀ (mean of 5 seeds, 2026-11-30): residual
+  // ‖WᵀA + AᵀW‖_F 0.69 / 0.12 / 0.032 at K = 3 / 10 / 30 for 32×16 (α 0.1:
+  // 0.71 / 0.24 / 0.048; α 0.3: 1.46 / 0.35 / 0.063). Square weights: the first
+  // candidate is already nearly tangent (0.06 at K = 3 for 64×64) but more dual
+  // steps make it worse (3.6 at K = 10), so use few dual steps there.
   TORCH_ARG(int, dual_steps) = 10;
   TORCH_ARG(double, dual_lr) = 0.2;
   // msign inside dual ascent: any orthogonalizer_names() entry.
@@ -67,7 +72,7 @@ struct StiefelOptions : torch::optim::OptimizerCloneableOptions<StiefelOptions> 
 // (either orientation), equal to what last_step_cost() reports for it. Not
 // included: the one exact SVD of a zero weight's first step. GEMMs per step
 // (retraction_steps 2): tangent+polar 8, tangent+cayley 10, tangent+qr 2 (+ QR
-// FLOPs); dual-ascent (10 steps, polar-express msign = 15) + polar: 175.
+// FLOPs); dual-ascent (10 steps, polar-express msign = 15) + polar: 177.
 Cost stiefel_step_cost(const StiefelOptions& options, int64_t m, int64_t n);
 
 // The building blocks, on a tall W (m×n, m ≥ n, WᵀW ≈ I) and M of the same shape.
@@ -75,13 +80,17 @@ Cost stiefel_step_cost(const StiefelOptions& options, int64_t m, int64_t n);
 at::Tensor stiefel_tangent_direction(const at::Tensor& W, const at::Tensor& M,
                                      Cost* cost = nullptr);
 // Manifold Muon direction A ≈ argmin ⟨M, A⟩ s.t. ‖A‖₂ ≤ 1, WᵀA + AᵀW = 0, by
-// `dual_steps` (≥ 1) ascent steps on Λ (n×n, from 0; step sizes as in StiefelOptions). A is the
-// last candidate; `residual` (if non-null) receives ‖WᵀA + AᵀW‖_F as a 0-d tensor (no sync).
+// `dual_steps` (≥ 1) ascent steps on Λ (n×n, from Λ₀ = −¼(WᵀM + MᵀW) as in the reference, so
+// the first candidate is msign of M's tangent projection; step sizes as in StiefelOptions). A is
+// the last candidate; `residual` (if non-null) receives ‖WᵀA + AᵀW‖_F as a 0-d tensor (no sync).
 at::Tensor stiefel_dual_ascent_direction(const at::Tensor& W, const at::Tensor& M, int dual_steps,
                                          double dual_lr, const std::string& orthogonalizer,
                                          Cost* cost = nullptr, at::Tensor* residual = nullptr);
 // A point of St near W − lr·D. cayley uses D itself (its skew generator
 // D̂Wᵀ − WD̂ᵀ, D̂ = D − ½W(WᵀD), is applied in low-rank form, never as m×m).
+// polar stays bounded for any lr (σ ≤ 1 after its first step when scaled), but
+// at lr·‖D‖₂ ≳ 1 the other σ start near 1/(lr·‖D‖₂) and need more `steps`
+// (each at most ×1.875) to reach the manifold.
 at::Tensor stiefel_retract(StiefelRetraction retraction, const at::Tensor& W, const at::Tensor& D,
                            double lr, int steps, Cost* cost = nullptr);
 // ‖WᵀW − I‖_F for a tall W, ‖WWᵀ − I‖_F for a wide one (fp64).

@@ -27,6 +27,8 @@ struct RuleBatch {
   int64_t step = 1;                       // the parameters' step, 1-based
   const Orthogonalizer* ortho = nullptr;  // msign for this layer (per-layer NS steps applied)
   double momentum = 0.0;                  // the group's μ, for rules that own momentum
+  double scale = 1.0;                     // the step's shape factor (lr·scale·O is applied)
+  at::Tensor W;  // (k, m, n): the weights before the step, only for rules with needs_weights()
 };
 
 class UpdateRule {
@@ -46,6 +48,8 @@ class UpdateRule {
   }
   // True if direction() receives raw gradients and keeps its own momentum (Dion).
   virtual bool owns_momentum() const { return false; }
+  // True if direction() reads RuleBatch::W (an update-to-weight floor).
+  virtual bool needs_weights() const { return false; }
   // "p=0.125 mode=svd", for tables and logs.
   virtual std::string describe() const { return name(); }
 };
@@ -65,9 +69,12 @@ class MsignRule : public UpdateRule {
 // HTMuon (Findings ACL 2026): O = U (Σ/σ_max)^p Vᵀ at the norm of U Vᵀ.
 //   mode "svd": exact SVD every step; "ns": msign(M)·(MᵀM)^{p/2} without SVD;
 //   "interval": exact SVD on steps 1, 1+k, 1+2k, …, plain msign (Muon) between.
+//   normalize = false gives the reference code's raw U Σ^p Vᵀ (no rescale; the
+//   update's size then follows ‖M‖^p), for "svd" and "ns".
 class HtMuonRule : public UpdateRule {
  public:
-  HtMuonRule(double p = 0.125, std::string mode = "svd", int interval = 10, int sqrt_steps = 12);
+  HtMuonRule(double p = 0.125, std::string mode = "svd", int interval = 10, int sqrt_steps = 12,
+             bool normalize = true);
   std::string name() const override { return "htmuon"; }
   at::Tensor direction(const RuleBatch& batch, Cost* cost) const override;
   Cost cost(int64_t m, int64_t n, int64_t step, const Orthogonalizer& ortho) const override;
@@ -78,14 +85,21 @@ class HtMuonRule : public UpdateRule {
   double p_;
   std::string mode_;
   int interval_, sqrt_steps_;
+  bool normalize_;
 };
 
-// DynMuon: HTMuon's exact U (Σ/σ_max)^{p(t)} Vᵀ with the sigmoid schedule p(t)
-// of dynmuon_exponent() over `total_steps` (t = the parameter's step).
+// DynMuon: the sigmoid schedule p(t) of dynmuon_exponent() over `total_steps`
+// (t = the parameter's step), applied by `mode`:
+//   "svd"    (ours) exact U (Σ/σ_max)^{p(t)} Vᵀ at the norm of U Vᵀ;
+//   "taylor" the modded-nanogpt track-3 script: dynmuon_taylor() at every step
+//            (msign alone where |p| < 1e-12), raw magnitude;
+//   "staged" fzwark/DynMuon: the raw momentum while p ≥ 0.25, msign(M) for
+//            0 ≤ p < 0.25, dynmuon_taylor() for p < 0.
+// "taylor" and "staged" take msign from the layer's orthogonalizer.
 class DynMuonRule : public UpdateRule {
  public:
   DynMuonRule(int64_t total_steps, double p_max = 1.0, double p_min = -0.25, double tau = 0.04,
-              double w = 0.04);
+              double w = 0.04, std::string mode = "svd");
   std::string name() const override { return "dynmuon"; }
   at::Tensor direction(const RuleBatch& batch, Cost* cost) const override;
   Cost cost(int64_t m, int64_t n, int64_t step, const Orthogonalizer& ortho) const override;
@@ -95,6 +109,7 @@ class DynMuonRule : public UpdateRule {
  private:
   int64_t total_steps_;
   double p_max_, p_min_, tau_, w_;
+  std::string mode_;
 };
 
 // MuCon: M̂ = M·√r/‖M‖_F (RMS singular value 1), O = U min(Σ̂, τ) Vᵀ; mode "svd"
@@ -112,20 +127,29 @@ class MuConRule : public UpdateRule {
   std::string mode_;
 };
 
-// Contra-Muon: contra_msign(M, κ); mode "ns" (the layer's orthogonalizer and a
-// power-iteration ‖M‖₂) or "svd" (exact σ ↦ 1 − (κ/2)σ/σ_max, rescaled).
+// Contra-Muon: U = contra_msign(M, κ); mode "ns" (the layer's orthogonalizer and
+// a power-iteration ‖M‖₂) or "svd" (exact σ ↦ 1 − (κ/2)σ/σ_max, rescaled). The
+// rest of the modded-nanogpt record's recipe, off by default:
+//   beta2 > 0: per-neuron variance normalization on the longer side (one EMA of
+//     mean(U²) per row if m ≥ n, per column otherwise; buffer "neuron_second_moment",
+//     zero start, no bias correction), U ← U/√max(v, 1e-10), Frobenius norm restored;
+//   floor > 0: if ‖scale·U‖_F < floor·‖W‖_F, U is scaled up to that (needs W).
 class ContraMuonRule : public UpdateRule {
  public:
-  ContraMuonRule(double kappa = 0.4, int power_iters = 5, std::string mode = "ns");
-  std::string name() const override { return "contra-muon"; }
+  ContraMuonRule(double kappa = 0.4, int power_iters = 5, std::string mode = "ns",
+                 double beta2 = 0.0, double floor = 0.0, std::string name = "contra-muon");
+  std::string name() const override { return name_; }
   at::Tensor direction(const RuleBatch& batch, Cost* cost) const override;
   Cost cost(int64_t m, int64_t n, int64_t step, const Orthogonalizer& ortho) const override;
+  bool needs_weights() const override { return floor_ > 0; }
   std::string describe() const override;
 
  private:
   double kappa_;
   int power_iters_;
   std::string mode_;
+  double beta2_, floor_;
+  std::string name_;
 };
 
 // Freon: O = (M Mᵀ)^{−c} M = U Σ^{1−2c} Vᵀ (c = 0 SGD direction, c = ½ Muon),
