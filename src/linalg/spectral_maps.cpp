@@ -229,7 +229,9 @@ at::Tensor dynmuon_taylor(const at::Tensor& M, double p, const Orthogonalizer& o
   const at::Tensor C = detail::gemm(eye_like(A) + E * d, E, E, 1.0, 0.5 * d * (d - 1.0), cost);
   const at::Tensor U = tall ? detail::matmul(Y, C.to(Y.scalar_type()), cost)
                             : detail::matmul(C.to(Y.scalar_type()), Y, cost);
-  return U * norm.pow(p).to(U.scalar_type());
+  // A zero M maps to zero (‖M‖^p with p < 0 would be inf).
+  const at::Tensor scale = at::where(norm > 0, norm.pow(p), at::zeros_like(norm));
+  return U * scale.to(U.scalar_type());
 }
 
 Cost dynmuon_taylor_cost(int64_t m, int64_t n, const Orthogonalizer& ortho, int64_t batch) {
@@ -241,7 +243,8 @@ Cost dynmuon_taylor_cost(int64_t m, int64_t n, const Orthogonalizer& ortho, int6
   return cost;
 }
 
-// Kaon's constants (Kaon, the Freon/Kaon spectra study): 4.1·(I − XXᵀ)²·X, output ÷ 1.175.
+// Kaon's constants (Shumaylov et al. 2026, "Muon is Not That Special", arXiv 2605.11181):
+// 4.1·(I − XXᵀ)²·X, output ÷ 1.175.
 NsSchedule kaon_schedule(int steps) {
   TORCH_CHECK(steps >= 1, "kaon: steps must be >= 1, got ", steps);
   NsSchedule s;

@@ -149,6 +149,10 @@ TEST(DynMuonRule, ReferenceModes) {
   const double p = tay.exponent(1000);
   EXPECT_NEAR(rel_err(taylor(p), with_spectrum(k, sigmas().pow(p))), 0.38, 0.02);
   EXPECT_LT(rel_err(taylor(0.0), msign), 1e-12);
+  // A zero momentum gives a zero step, also where ‖M‖^p has p < 0.
+  const auto zero = rt.run(at::zeros_like(k.X), 1000);
+  EXPECT_TRUE(at::isfinite(zero).all().item<bool>());
+  EXPECT_EQ(zero.abs().max().item<double>(), 0.0);
   EXPECT_THROW(DynMuonRule(1000, 1.0, -0.25, 0.04, 0.04, "nope"), c10::Error);
 }
 
