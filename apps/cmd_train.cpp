@@ -40,6 +40,14 @@ std::string dashed(std::string key) {
 nlohmann::json typed(const std::string& key, const std::string& text,
                      const nlohmann::ordered_json& defaults) {
   const auto& d = defaults.at(key);
+  if (d.is_boolean()) {
+    if (text == "true" || text == "1" || text == "on") return true;
+    if (text == "false" || text == "0" || text == "off") return false;
+    throw std::invalid_argument("--" + dashed(key) +
+                                " is a switch: give it alone, or =true / =false, "
+                                "got '" +
+                                text + "'");
+  }
   try {
     if (d.is_number_integer()) {
       size_t used = 0;
@@ -80,6 +88,12 @@ void add_train_command(CLI::App& app) {
     const std::string key = item.key();
     const auto& d = item.value();
     if (d.is_object()) continue;  // "opt": --opt above
+    if (d.is_boolean()) {         // a switch: --key sets true, --key=false turns it off again
+      args->options[key] =
+          cmd->add_flag("--" + dashed(key) + "{true}", args->values[key],
+                        std::string(train_config_help(key)) + " (default " + d.dump() + ")");
+      continue;
+    }
     args->options[key] =
         cmd->add_option("--" + dashed(key), args->values[key],
                         std::string(train_config_help(key)) + " (default " + d.dump() + ")")

@@ -67,6 +67,16 @@ void init_hidden(const at::Tensor& w) {
   w.uniform_(-bound, bound);
 }
 
+// A random (semi-)orthogonal (fan_out, fan_in) matrix × √(fan_out/fan_in): all
+// singular values √(fan_out/fan_in), RMS→RMS operator norm 1 (modula's Linear).
+void init_orthogonal(const at::Tensor& w) {
+  const int64_t m = w.size(0), n = w.size(1);
+  const at::Tensor g = at::randn({std::max(m, n), std::min(m, n)}, w.options());
+  at::Tensor q = std::get<0>(at::linalg_qr(g, "reduced"));  // orthonormal columns
+  if (m < n) q = q.t();
+  w.copy_(q * std::sqrt(double(m) / double(n)));
+}
+
 }  // namespace
 
 GPTImpl::GPTImpl(const GPTConfig& config) : config_(config) {
@@ -83,15 +93,23 @@ GPTImpl::GPTImpl(const GPTConfig& config) : config_(config) {
 
   at::NoGradGuard no_grad;
   embed_->weight.normal_(0.0, 1.0);
-  for (const auto& b : blocks_) {
-    init_hidden(b->attn->q->weight);
-    init_hidden(b->attn->k->weight);
-    init_hidden(b->attn->v->weight);
-    init_hidden(b->mlp->fc->weight);
-    b->attn->o->weight.zero_();  // each block starts as the identity
-    b->mlp->proj->weight.zero_();
+  if (config_.orthogonal_init) {
+    for (const auto& b : blocks_)
+      for (const auto& w : {b->attn->q->weight, b->attn->k->weight, b->attn->v->weight,
+                            b->attn->o->weight, b->mlp->fc->weight, b->mlp->proj->weight})
+        init_orthogonal(w);
+    init_orthogonal(head_->weight);
+  } else {
+    for (const auto& b : blocks_) {
+      init_hidden(b->attn->q->weight);
+      init_hidden(b->attn->k->weight);
+      init_hidden(b->attn->v->weight);
+      init_hidden(b->mlp->fc->weight);
+      b->attn->o->weight.zero_();  // each block starts as the identity
+      b->mlp->proj->weight.zero_();
+    }
+    head_->weight.zero_();  // initial logits 0: loss = ln(vocab)
   }
-  head_->weight.zero_();  // initial logits 0: loss = ln(vocab)
 
   rope_ = rotary_tables(config_.ctx, c / config_.n_head, config_.rope_base);
 }
@@ -118,7 +136,15 @@ at::Tensor GPTImpl::forward_flat(const at::Tensor& idx) {
   TORCH_CHECK(T <= config_.ctx, "GPT forward: sequence length T = ", T,
               " exceeds ctx = ", config_.ctx,
               " (hint: crop to the last ctx tokens, or raise GPTConfig::ctx)");
-  const double eps = kNormEps, q_scale = 1.0 / std::sqrt(double(d));
+  const double eps = kNormEps,
+               q_scale = config_.attn_1_over_d ? 1.0 / double(d) : 1.0 / std::sqrt(double(d));
+  // Residual mixing: x ← a·x + b·block(x); a = 1, b = 1 is the plain residual.
+  const double b_mix = config_.residual_mixing ? 1.0 / (2.0 * double(config_.n_layer)) : 1.0;
+  const double a_mix = config_.residual_mixing ? 1.0 - b_mix : 1.0;
+  auto residual = [&](const at::Tensor& u, const at::Tensor& w, const at::Tensor& x_in) {
+    if (!config_.residual_mixing) return detail::linear(u, w, x_in);
+    return detail::linear(u, w * b_mix, x_in * a_mix);
+  };
 
   // The residual stream stays (B·T, C): every projection is one GEMM, and the
   // residual add is the GEMM's own accumulate (addmm).
@@ -128,11 +154,11 @@ at::Tensor GPTImpl::forward_flat(const at::Tensor& idx) {
     const auto w_qkv = at::cat({a.q->weight, a.k->weight, a.v->weight}, 0);  // (3C, C)
     const auto qkv = detail::linear(detail::rms_norm(x, eps), w_qkv);
     const auto h = detail::qkv_heads(qkv, B, T, H, rope_, eps, q_scale);  // 3 × (B, H, T, d)
-    x = detail::linear(detail::causal_attention(h[0], h[1], h[2]), a.o->weight, x);
+    x = residual(detail::causal_attention(h[0], h[1], h[2]), a.o->weight, x);
 
     const auto& m = *b->mlp;
     const auto u = detail::relu_square(detail::linear(detail::rms_norm(x, eps), m.fc->weight));
-    x = detail::linear(u, m.proj->weight, x);
+    x = residual(u, m.proj->weight, x);
   }
   auto logits = detail::linear(detail::rms_norm(x, eps), head_->weight);
   if (config_.logit_softcap > 0)

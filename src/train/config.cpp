@@ -12,14 +12,15 @@
 namespace steepest {
 
 // Field list: one line per key, used by both directions of the conversion.
-#define STEEPEST_TRAIN_CONFIG_FIELDS(X)                                                      \
-  X(train)                                                                                   \
-  X(val)                                                                                     \
-  X(vocab_size)                                                                              \
-  X(n_layer) X(n_head) X(n_embd) X(ctx) X(softcap) X(batch) X(steps) X(optimizer) X(lr)      \
-      X(adamw_lr) X(weight_decay) X(orthogonalizer) X(ns_steps) X(opt) X(schedule) X(warmup) \
-          X(decay_fraction) X(grad_clip) X(eval_every) X(eval_batches) X(log_every)          \
-              X(checkpoint_every) X(seed) X(threads) X(out)
+#define STEEPEST_TRAIN_CONFIG_FIELDS(X)                                                         \
+  X(train)                                                                                      \
+  X(val)                                                                                        \
+  X(vocab_size)                                                                                 \
+  X(n_layer)                                                                                    \
+  X(n_head) X(n_embd) X(ctx) X(softcap) X(residual_mixing) X(attn_1_over_d) X(orthogonal_init)  \
+      X(batch) X(steps) X(optimizer) X(lr) X(adamw_lr) X(weight_decay) X(orthogonalizer)        \
+          X(ns_steps) X(opt) X(schedule) X(warmup) X(decay_fraction) X(grad_clip) X(eval_every) \
+              X(eval_batches) X(log_every) X(checkpoint_every) X(seed) X(threads) X(out)
 
 nlohmann::ordered_json to_json(const TrainConfig& c) {
   nlohmann::ordered_json j;
@@ -127,6 +128,9 @@ const char* train_config_help(const std::string& key) {
       {"n_embd", "model width"},
       {"ctx", "context length (tokens)"},
       {"softcap", "logit soft-cap (0 = off)"},
+      {"residual_mixing", "x <- (1-1/(2L)) x + 1/(2L) block(x) instead of x + block(x)"},
+      {"attn_1_over_d", "attention scores q.k/d_head instead of q.k/sqrt(d_head)"},
+      {"orthogonal_init", "every Linear starts orthogonal x sqrt(fan_out/fan_in)"},
       {"batch", "sequences per step"},
       {"steps", "optimizer steps"},
       {"optimizer", "optimizer name (steepest optimizers)"},

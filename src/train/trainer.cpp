@@ -105,6 +105,9 @@ GPTConfig gpt_config(const TrainConfig& c) {
   g.n_embd = c.n_embd;
   g.ctx = c.ctx;
   g.logit_softcap = c.softcap;
+  g.residual_mixing = c.residual_mixing;
+  g.attn_1_over_d = c.attn_1_over_d;
+  g.orthogonal_init = c.orthogonal_init;
   return g;
 }
 

@@ -25,6 +25,18 @@ foreach(pair "train;a*.bin" "val;b*.bin" "n_layer;2" "n_head;2" "n_embd;64" "ctx
   endif()
 endforeach()
 
+# The modular-norm GPT switches: off by default, on alone, off again with =false.
+run_ok(${EXE} train --print-config --residual-mixing --attn-1-over-d --orthogonal-init
+  --residual-mixing=false)
+foreach(pair "residual_mixing;OFF" "attn_1_over_d;ON" "orthogonal_init;ON")
+  list(GET pair 0 key)
+  list(GET pair 1 want)
+  string(JSON got GET "${OUT}" ${key})
+  if((want AND NOT got) OR (NOT want AND got))
+    message(FATAL_ERROR "--print-config: ${key} = '${got}', expected ${want}\n${OUT}")
+  endif()
+endforeach()
+
 # --config file, overridden by a flag.
 file(WRITE ${WORK}/c.json "{\"n_layer\": 3, \"batch\": 9}")
 run_ok(${EXE} train --print-config --config ${WORK}/c.json --batch 5)

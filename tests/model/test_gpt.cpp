@@ -259,6 +259,67 @@ TEST(GptSoftcap, BoundsLogits) {
   EXPECT_TRUE(at::allclose(logits, 5.0 * at::tanh(plain->forward(x) / 5.0), 1e-5, 1e-5));
 }
 
+// The modular-norm options (off by default: the tests above pin the default).
+TEST(GptModularOptions, OrthogonalInitHasFlatSpectrumAtUnitRmsNorm) {
+  GPTConfig c = testing::tiny_gpt_config();
+  c.orthogonal_init = true;
+  at::manual_seed(3);
+  GPT m(c);
+  for (const auto& p : m->named_parameters()) {
+    if (p.key() == "embed.weight") continue;
+    const auto W = p.value().to(at::kDouble);
+    const auto S = at::linalg_svdvals(W);
+    const double want = std::sqrt(double(W.size(0)) / double(W.size(1)));
+    EXPECT_NEAR(S.min().item<double>(), want, 1e-5) << p.key();
+    EXPECT_NEAR(S.max().item<double>(), want, 1e-5) << p.key();
+  }
+}
+
+// x ← a·x + b·branch(x) with a = 1 − 1/(2L), b = 1/(2L). Every branch reads an
+// RMS-normed input and the head reads rms(x), so the mixed model equals the
+// plain one whose k-th branch output (k = 1 … 2L) is scaled by b/a^k.
+TEST(GptModularOptions, ResidualMixingEqualsRescaledBranches) {
+  GPTConfig c = testing::tiny_gpt_config();
+  at::manual_seed(4);
+  GPT plain(c);
+  randomize(plain);
+  c.residual_mixing = true;
+  GPT mixed(c);
+  {
+    at::NoGradGuard no_grad;
+    for (const auto& p : plain->named_parameters())
+      mixed->named_parameters()[p.key()].copy_(p.value());
+    const double b = 1.0 / (2.0 * c.n_layer), a = 1.0 - b;
+    int k = 0;
+    for (int64_t i = 0; i < c.n_layer; ++i)
+      for (const char* w : {"attn.o.weight", "mlp.proj.weight"})
+        plain->named_parameters()["blocks." + std::to_string(i) + "." + w].mul_(b /
+                                                                                std::pow(a, ++k));
+  }
+  const auto x = tokens(32, 2, 16, 5);
+  EXPECT_TRUE(at::allclose(mixed->forward(x), plain->forward(x), 1e-4, 1e-4));
+}
+
+// Scores q·k/d_head instead of q·k/√d_head: nothing changes for one token
+// (softmax over one key), the logits change for longer sequences.
+TEST(GptModularOptions, AttentionScaleOneOverDHead) {
+  GPTConfig c = testing::tiny_gpt_config();
+  at::manual_seed(5);
+  GPT plain(c);
+  randomize(plain, 1.0);
+  c.attn_1_over_d = true;
+  GPT inv_d(c);
+  {
+    at::NoGradGuard no_grad;
+    for (const auto& p : plain->named_parameters())
+      inv_d->named_parameters()[p.key()].copy_(p.value());
+  }
+  const auto one = tokens(32, 2, 1, 6);
+  EXPECT_TRUE(at::allclose(inv_d->forward(one), plain->forward(one), 1e-5, 1e-5));
+  const auto many = tokens(32, 2, 16, 6);
+  EXPECT_GT((inv_d->forward(many) - plain->forward(many)).abs().max().item<double>(), 1e-3);
+}
+
 TEST(GptSeed, SameSeedSameInitAndLogits) {
   const auto x = tokens(32, 2, 16, 3);
   auto build = [&](uint64_t seed) {

@@ -39,6 +39,17 @@ struct GPTConfig {
   int64_t ctx = 128;           // longest sequence forward() accepts
   double logit_softcap = 0.0;  // 0 = off
   double rope_base = 10000.0;
+  // Options the modular-norm theory asks for (modula's GPT); off by default, so
+  // existing runs and checkpoints are unchanged.
+  // x ← (1 − 1/(2L))·x + 1/(2L)·block(x) for attention and MLP alike (L = n_layer),
+  // instead of x + block(x).
+  bool residual_mixing = false;
+  // Attention scores q·k/d_head instead of q·k/√d_head.
+  bool attn_1_over_d = false;
+  // Every Linear (q, k, v, o, fc, proj, head) starts as a random orthogonal
+  // matrix scaled by √(fan_out/fan_in) (unit RMS→RMS norm) instead of the
+  // default init with zero output projections and head.
+  bool orthogonal_init = false;
 };
 
 class GPTImpl : public torch::nn::Module {

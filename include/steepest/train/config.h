@@ -21,6 +21,10 @@ struct TrainConfig {
   int64_t n_embd = 128;
   int64_t ctx = 128;
   double softcap = 0.0;
+  // The modular-norm GPT options (GPTConfig), off by default.
+  bool residual_mixing = false;
+  bool attn_1_over_d = false;
+  bool orthogonal_init = false;
   // optimization
   int64_t batch = 16;
   int64_t steps = 1400;            // ~5 minutes on 2 cores (docs/RESULTS.md)
