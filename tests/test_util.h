@@ -2,7 +2,11 @@
 #pragma once
 
 #include <ATen/ATen.h>
+#include <gtest/gtest.h>
 
+#include <functional>
+#include <stdexcept>
+#include <string>
 #include <tuple>
 
 namespace steepest::testing {
@@ -29,6 +33,16 @@ inline KnownSvd known_svd(int64_t m, int64_t n, const at::Tensor& sigma,
 inline double rel_err(const at::Tensor& a, const at::Tensor& b) {
   auto ad = a.to(at::kDouble), bd = b.to(at::kDouble);
   return ((ad - bd).norm() / bd.norm().clamp_min(1e-300)).item<double>();
+}
+
+// Expects fn() to throw std::invalid_argument whose message contains `needle`.
+inline void expect_invalid_argument(const std::function<void()>& fn, const std::string& needle) {
+  try {
+    fn();
+    ADD_FAILURE() << "expected std::invalid_argument mentioning " << needle;
+  } catch (const std::invalid_argument& e) {
+    EXPECT_NE(std::string(e.what()).find(needle), std::string::npos) << e.what();
+  }
 }
 
 }  // namespace steepest::testing

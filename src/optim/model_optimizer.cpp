@@ -6,6 +6,7 @@
 
 #include "optim/state_bytes.h"
 #include "steepest/compat.h"
+#include "steepest/optim/modular.h"
 #include "steepest/optim/registry.h"
 
 namespace steepest {
@@ -38,7 +39,7 @@ ModelOptimizer::ModelOptimizer(const torch::nn::Module& model, const ModelOptimi
     if (p.value().requires_grad()) params.emplace_back(p.key(), p.value());
   TORCH_CHECK(!params.empty(), "optimizer '", options.name, "': the model has no parameters");
   single_ = make_optimizer(options.name, params, options.lr, opt, options.total_steps,
-                           options.weight_decay);
+                           options.weight_decay, options.module_tree);
   for (const auto& p : params) single_params_.emplace_back(p.first, p.second.sizes().vec());
   for (const auto& g : single_->param_groups()) base_lrs_.push_back(g.options().get_lr());
 }
@@ -101,6 +102,7 @@ int64_t ModelOptimizer::state_bytes() const {
 
 std::string ModelOptimizer::table() const {
   if (hybrid_) return hybrid_->table();
+  if (const auto* m = dynamic_cast<const Modular*>(single_.get())) return m->table();
   std::string out;
   char line[256];
   std::snprintf(line, sizeof(line), "%-40s %-14s %-8s %-9s\n", "parameter", "shape", "optim", "lr");

@@ -136,14 +136,10 @@ at::Tensor Muon::step(LossClosure closure) {
       const at::Tensor& g = p.grad();
       auto& st = state_of(p);
       ++st.step;
-      at::Tensor u = g;
       // μ = 0 (spectral descent) steps on G itself and keeps no buffer.
-      if (!rule.owns_momentum() && o.momentum() != 0.0) {
-        auto& buf = st.buffers["momentum_buffer"];
-        if (!buf.defined()) buf = at::zeros_like(p, at::MemoryFormat::Contiguous);
-        buf.lerp_(g, 1.0 - o.momentum());
-        u = o.nesterov() ? g.lerp(buf, o.momentum()) : buf;
-      }
+      const at::Tensor u = rule.owns_momentum()
+                               ? g
+                               : detail::ema_momentum(st.buffers, g, o.momentum(), o.nesterov());
       // Conv weights (out, in, kh, kw) are handled as (out, in·kh·kw).
       const at::Tensor u2 = u.reshape({u.size(0), -1});
       const int steps = ns_steps_for(p, o);

@@ -13,6 +13,7 @@
 #include "optim/param_groups.h"
 #include "optim/state_bytes.h"
 #include "steepest/optim/lion.h"
+#include "steepest/optim/modular.h"
 #include "steepest/optim/muon.h"
 #include "steepest/optim/sign_sgd.h"
 #include "steepest/optim/stiefel.h"
@@ -91,6 +92,16 @@ const std::vector<OptimizerInfo>& optimizer_infos() {
        "Chen et al. 2023 (lr 3-10x below AdamW's: 3e-4 for AdamW's 3e-3)",
        3e-4,
        {{"beta1", 0.9, "interpolation for the step"}, {"beta2", 0.99, "momentum EMA"}}},
+      {"modular", "modular norm: each atom's own norm, one step split by mass and sensitivity",
+       "per atom: W <- W(1-lr*wd) - lr*share*dualize(lerp(G,B,mu)); Linear sqrt(fo/fi) msign, "
+       "Embed rows to length sqrt(d), Gain sign",
+       "Large et al. 2024 'Scalable Optimization in the Modular Norm'; modula", 0.1,
+       join({momentum_hp(),
+             {{"orthogonalizer", "polar-express", "msign of Linear atoms"},
+              {"ns_steps", -1, "Newton-Schulz steps (-1: the schedule's own)"},
+              {"embed_mass", 1.0, "GPT tree: mass of the embedding"},
+              {"blocks_mass", 5.0, "GPT tree: mass of all blocks together"},
+              {"head_mass", 1.0, "GPT tree: mass of the output head"}}})},
       {"muon", "spectral (hidden matrices) + AdamW elsewhere",
        "B <- lerp(B,G,1-mu); O=msign(lerp(G,B,mu)); W <- W(1-lr*wd) - lr*scale*O",
        "Keller Jordan 2024, KellerJordan/Muon", 0.02, join({momentum_hp(), scale_hp(), msign_hp()}),
@@ -344,7 +355,8 @@ std::unique_ptr<NamedOptimizer> make_matrix_optimizer(const std::string& name,
 std::unique_ptr<torch::optim::Optimizer> make_optimizer(const std::string& name,
                                                         const std::vector<NamedParameter>& params,
                                                         double lr, const json& overrides,
-                                                        int64_t total_steps, double weight_decay) {
+                                                        int64_t total_steps, double weight_decay,
+                                                        const Module& tree) {
   const OptimizerInfo& info = optimizer_info(name);  // throws for unknown names
   if (info.hidden_matrices)
     return make_matrix_optimizer(name, params, lr, overrides, total_steps, weight_decay);
@@ -364,6 +376,13 @@ std::unique_ptr<torch::optim::Optimizer> make_optimizer(const std::string& name,
   if (name == "signsgd")
     return std::make_unique<SignSGD>(
         params, SignSGDOptions(rate).momentum(num("momentum")).weight_decay(weight_decay));
+  if (name == "modular") {
+    ModularOptions o(rate);
+    o.momentum(num("momentum")).nesterov(h.at("nesterov").get<bool>()).weight_decay(weight_decay);
+    o.orthogonalizer(h.at("orthogonalizer").get<std::string>())
+        .ns_steps(h.at("ns_steps").get<int>());
+    return std::make_unique<Modular>(params, tree ? tree : flat_module_tree(params), o);
+  }
   if (name == "lion")
     return std::make_unique<Lion>(
         params,

@@ -4,6 +4,9 @@
 #include <ATen/ATen.h>
 #include <torch/optim/optimizer.h>
 
+#include <map>
+#include <string>
+
 namespace steepest::detail {
 
 // Evaluates the closure (with grad enabled) if given; returns its loss.
@@ -11,6 +14,18 @@ inline at::Tensor run_closure(const torch::optim::Optimizer::LossClosure& closur
   if (!closure) return {};
   at::AutoGradMode enable_grad(true);
   return closure();
+}
+
+// Muon's EMA momentum B ← lerp(B, G, 1−μ), kept in buffers["momentum_buffer"]
+// (created at zero); returns the direction to step on: lerp(G, B, μ) with
+// Nesterov, B without. μ = 0 returns G itself and keeps no buffer.
+inline at::Tensor ema_momentum(std::map<std::string, at::Tensor>& buffers, const at::Tensor& g,
+                               double mu, bool nesterov) {
+  if (mu == 0.0) return g;
+  auto& buf = buffers["momentum_buffer"];
+  if (!buf.defined()) buf = at::zeros_like(g, at::MemoryFormat::Contiguous);
+  buf.lerp_(g, 1.0 - mu);
+  return nesterov ? g.lerp(buf, mu) : buf;
 }
 
 }  // namespace steepest::detail

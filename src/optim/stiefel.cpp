@@ -264,11 +264,8 @@ at::Tensor Stiefel::step(LossClosure closure) {
                   "; route 1-D parameters to AdamW");
       const at::Tensor& g = p.grad();
       auto& st = state_of(p);
-      auto& buf = st.buffers["momentum_buffer"];
-      if (!buf.defined()) buf = at::zeros_like(p, at::MemoryFormat::Contiguous);
       const bool first = st.step++ == 0;
-      buf.lerp_(g, 1.0 - o.momentum());
-      const at::Tensor u = o.nesterov() ? g.lerp(buf, o.momentum()) : buf;
+      const at::Tensor u = detail::ema_momentum(st.buffers, g, o.momentum(), o.nesterov());
       // Work on the tall orientation (m×n, m ≥ n) of the (out, in·k…) matrix.
       const at::Tensor W = tall(p.reshape({p.size(0), -1}));
       const at::Tensor M = tall(u.reshape({u.size(0), -1}));

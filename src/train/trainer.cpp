@@ -11,7 +11,9 @@
 #include <thread>
 
 #include "steepest/data/byte_tokenizer.h"
+#include "steepest/model/gpt_module_tree.h"
 #include "steepest/optim/model_optimizer.h"
+#include "steepest/optim/registry.h"
 #include "steepest/train/checkpoint.h"
 #include "steepest/train/lr_schedule.h"
 #include "steepest/train/metrics.h"
@@ -121,6 +123,15 @@ ModelOptimizerOptions model_optimizer_options(const TrainConfig& c) {
   o.ns_steps = static_cast<int>(c.ns_steps);
   o.opt = c.opt;
   o.total_steps = c.steps;
+  if (c.optimizer == "modular") {
+    // The GPT's own tree, with the masses of the resolved hyperparameters.
+    const auto h = resolve_hyperparameters("modular", c.opt);
+    GptMasses masses;
+    masses.embed = h.at("embed_mass").get<double>();
+    masses.blocks = h.at("blocks_mass").get<double>();
+    masses.head = h.at("head_mass").get<double>();
+    o.module_tree = gpt_module_tree(gpt_config(c), masses);
+  }
   return o;
 }
 

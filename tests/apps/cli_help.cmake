@@ -7,7 +7,7 @@ foreach(cmd "" "orthogonalize" "optimizers")
   endif()
 endforeach()
 execute_process(COMMAND ${EXE} optimizers RESULT_VARIABLE rc OUTPUT_VARIABLE out)
-foreach(name muon adamw lion signsgd sgd spectral-descent htmuon dynmuon mucon contra-muon-record freon
+foreach(name modular muon adamw lion signsgd sgd spectral-descent htmuon dynmuon mucon contra-muon-record freon
         kaon rmnp normuon adamuon dion manifold-muon stiefel keller polar-express you6 convergent
         cubic svd turbo- "--opt p=0.125")
   if(NOT out MATCHES "${name}")

@@ -171,14 +171,7 @@ TEST(ModuleTree, DocsMlpExample) {
 }
 
 TEST(ModuleTree, BadInputNamesTheModule) {
-  auto expect_message = [](auto fn, const std::string& needle) {
-    try {
-      fn();
-      FAIL() << "expected std::invalid_argument mentioning " << needle;
-    } catch (const std::invalid_argument& e) {
-      EXPECT_NE(std::string(e.what()).find(needle), std::string::npos) << e.what();
-    }
-  };
+  const auto expect_message = testing::expect_invalid_argument;
   expect_message([] { M::atom("w1", AtomNorm::Linear, 0.0); }, "'w1'");
   expect_message([] { M::atom("w1", AtomNorm::Linear, -1.0); }, "mass must be > 0");
   expect_message([] { M::bond("mul", 0.0); }, "'mul'");

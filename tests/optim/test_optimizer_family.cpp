@@ -197,7 +197,8 @@ TEST(Registry, ListsEveryIssueName) {
                                              "dion",
                                              "manifold-muon",
                                              "stiefel",
-                                             "contra-muon-record"};
+                                             "contra-muon-record",
+                                             "modular"};
   for (const auto& n : required) {
     const auto& info = optimizer_info(n);
     EXPECT_FALSE(info.formula.empty()) << n;

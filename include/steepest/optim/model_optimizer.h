@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "steepest/linalg/cost.h"
+#include "steepest/norms/module_tree.h"
 #include "steepest/optim/hybrid.h"
 
 namespace steepest {
@@ -25,6 +26,9 @@ struct ModelOptimizerOptions {
   int ns_steps = -1;           // >= 0 sets the optimizer's ns_steps option
   nlohmann::json opt = nlohmann::json::object();  // hyperparameter overrides (registry.h)
   int64_t total_steps = 0;                        // run length, for in-optimizer schedules
+  // `modular`: the model's module tree (null: one atom per parameter,
+  // flat_module_tree); the trainer passes gpt_module_tree() of its GPT.
+  Module module_tree;
 };
 
 // options.opt with the orthogonalizer / ns_steps shorthands folded in

@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "steepest/linalg/cost.h"
+#include "steepest/norms/module_tree.h"
 #include "steepest/optim/named_optimizer.h"
 
 namespace steepest {
@@ -49,12 +50,13 @@ nlohmann::json resolve_hyperparameters(const std::string& name, const nlohmann::
 // Builds optimizer `name` over `params` (lr < 0 keeps the default lr).
 // Hidden-matrix optimizers reject 1-D parameters; use ModelOptimizer or
 // HybridOptimizer for whole models. `total_steps` is the run length, for
-// schedules inside an optimizer (DynMuon's p(t)); 0 = not known.
+// schedules inside an optimizer (DynMuon's p(t)); 0 = not known. `tree` is the
+// model's module tree for `modular` (null: flat_module_tree(params)); others ignore it.
 // Throws std::invalid_argument listing the names for an unknown one.
 std::unique_ptr<torch::optim::Optimizer> make_optimizer(
     const std::string& name, const std::vector<NamedParameter>& params, double lr = -1.0,
     const nlohmann::json& overrides = nlohmann::json::object(), int64_t total_steps = 0,
-    double weight_decay = 0.0);
+    double weight_decay = 0.0, const Module& tree = nullptr);
 
 // The same for hidden-matrix optimizers only, as a NamedOptimizer (so cost and
 // state bytes are reported). Throws for names without hidden_matrices.
