@@ -1,11 +1,14 @@
 // `steepest bench SUITE --out DIR` and `steepest report DIR`.
 #include <cstdio>
+#include <fstream>
 #include <iostream>
 #include <memory>
 
 #include "commands.h"
 #include "steepest/bench/report.h"
 #include "steepest/bench/runner.h"
+#include "steepest/bench/sweep.h"
+#include "steepest/train/config.h"
 
 namespace steepest::app {
 
@@ -44,14 +47,59 @@ void add_bench_command(CLI::App& app) {
 
 void add_report_command(CLI::App& app) {
   auto dir = std::make_shared<std::string>();
-  auto* cmd = app.add_subcommand(
-      "report",
-      "Write report.html (inline SVG charts) and report.md from a bench results directory");
-  cmd->add_option("dir", *dir, "results directory of `steepest bench`")->required();
+  auto* cmd = app.add_subcommand("report",
+                                 "Write report.html (inline SVG charts) and report.md from a bench "
+                                 "or sweep results directory");
+  cmd->add_option("dir", *dir, "results directory of `steepest bench` or `steepest sweep`")
+      ->required();
   cmd->callback([dir] {
+    const std::string suite = *dir + "/suite.json";
+    if (std::ifstream(suite).good() && is_sweep_suite(read_json_file(suite))) {
+      const auto results = load_sweep_results(*dir);
+      for (const auto& f : write_sweep_report(results)) std::printf("wrote %s\n", f.c_str());
+      std::cout << sweep_markdown(results);
+      return;
+    }
     const auto results = load_bench_results(*dir);
     for (const auto& f : write_report(results)) std::printf("wrote %s\n", f.c_str());
     std::cout << summary_markdown(results);
+  });
+}
+
+void add_sweep_command(CLI::App& app) {
+  auto o = std::make_shared<BenchOptions>();
+  auto suite = std::make_shared<std::string>();
+  auto dry = std::make_shared<bool>(false);
+  auto* cmd = app.add_subcommand(
+      "sweep",
+      "Learning-rate transfer: every optimizer x width (or depth) x LR grid x seed; resumable");
+  cmd->add_option("suite", *suite, "sweep suite JSON (e.g. benchmarks/suites/transfer-width.json)")
+      ->required();
+  cmd->add_option("--out", o->out, "results directory (finished runs there are never rerun)")
+      ->required();
+  cmd->add_option("--jobs", o->jobs, "runs at once (default 1)");
+  cmd->add_option("--threads-per-run", o->threads_per_run,
+                  "OpenBLAS threads of each run (0 = cores / jobs)");
+  cmd->add_flag("--dry-run", *dry, "print the planned runs and exit");
+  cmd->add_flag("!--no-report", o->report, "skip writing report.html / report.md at the end");
+  cmd->callback([o, suite, dry] {
+    const SweepSuite s = load_sweep(*suite);
+    const auto runs = sweep_runs(s, o->out);
+    if (*dry) {
+      for (const auto& r : runs)
+        std::printf("%-48s %s lr=%g seed=%lld\n", r.id.c_str(), r.config.optimizer.c_str(), r.lr,
+                    static_cast<long long>(r.seed));
+      std::printf("%zu runs\n", runs.size());
+      return;
+    }
+    const auto c = run_planned(runs, s.source, *o, "sweep");
+    if (o->report) {
+      const auto results = load_sweep_results(o->out);
+      for (const auto& f : write_sweep_report(results)) std::printf("wrote %s\n", f.c_str());
+      std::cout << sweep_markdown(results);
+    }
+    std::printf("sweep done: %d runs ran, %d cached, %d failed; results in %s\n", c.ran, c.cached,
+                c.failed, o->out.c_str());
   });
 }
 

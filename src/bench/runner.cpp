@@ -168,19 +168,38 @@ class Executor {
 
 }  // namespace
 
-BenchCounts run_bench(const BenchSuite& suite, const BenchOptions& options) {
+namespace {
+
+// Checks the options, creates the results directory (suite.json, runs/, logs/,
+// configs/) and returns the executor that runs into it.
+Executor prepare(const BenchOptions& options, const nlohmann::json& suite_source) {
   if (options.jobs < 1)
     throw std::invalid_argument("--jobs must be >= 1, got " + std::to_string(options.jobs));
   if (options.out.empty()) throw std::invalid_argument("--out must name a results directory");
   const fs::path out = options.out;
   for (const char* sub : {"runs", "logs", "configs"}) fs::create_directories(out / sub);
-  write_json(out / "suite.json", suite.source);
+  write_json(out / "suite.json", suite_source);
   const int cores = std::max(1u, std::thread::hardware_concurrency());
   const int threads =
       options.threads_per_run > 0 ? options.threads_per_run : std::max(1, cores / options.jobs);
   const std::string exe =
       options.exe.empty() ? fs::read_symlink("/proc/self/exe").string() : options.exe;
-  Executor ex(options, exe, threads);
+  return Executor(options, exe, threads);
+}
+
+}  // namespace
+
+BenchCounts run_planned(const std::vector<BenchRun>& runs, const nlohmann::json& suite_source,
+                        const BenchOptions& options, const std::string& phase) {
+  Executor ex = prepare(options, suite_source);
+  BenchCounts counts;
+  ex.run_all(runs, phase.c_str(), counts);
+  return counts;
+}
+
+BenchCounts run_bench(const BenchSuite& suite, const BenchOptions& options) {
+  Executor ex = prepare(options, suite.source);
+  const fs::path out = options.out;
   BenchCounts counts;
   std::printf("suite '%s': %zu optimizers x %d learning rates, best LR x %zu seeds, target %.4g\n",
               suite.name.c_str(), suite.optimizers.size(), suite.lr_points, suite.seeds.size(),

@@ -1,16 +1,7 @@
 # benchmarks/suites/smoke.json end to end: data, both phases, the cache (a
 # second bench runs nothing), a run killed before finishing is redone, and
 # the report files. Leaves ${WORK}/results for report_browser.cmake.
-file(REMOVE_RECURSE ${WORK})
-file(MAKE_DIRECTORY ${WORK})
-function(run_ok)
-  execute_process(COMMAND ${ARGN} WORKING_DIRECTORY ${WORK} RESULT_VARIABLE rc OUTPUT_VARIABLE out
-                  ERROR_VARIABLE err)
-  if(NOT rc EQUAL 0)
-    message(FATAL_ERROR "failed (${rc}): ${ARGN}\n${out}\n${err}")
-  endif()
-  set(OUT "${out}" PARENT_SCOPE)
-endfunction()
+include(${CMAKE_CURRENT_LIST_DIR}/smoke_common.cmake)
 
 # The suite reads data/kjv/ relative to the working directory.
 run_ok(${EXE} data prepare --default)

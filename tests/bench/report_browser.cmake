@@ -6,6 +6,16 @@ if(NOT CHROMIUM OR NOT EXISTS "${CHROMIUM}")
   return()
 endif()
 set(R ${WORK}/results)
+# Which charts and series colours to expect: the bench smoke suite's by default;
+# the sweep smoke test passes its own, comma-separated.
+if(NOT CHARTS)
+  set(CHARTS "chart-loss,chart-lr,chart-cost")
+endif()
+if(NOT COLORS)
+  set(COLORS "#4e79a7,#f28e2b,#e15759")
+endif()
+string(REPLACE "," ";" CHARTS "${CHARTS}")
+string(REPLACE "," ";" COLORS "${COLORS}")
 set(flags --headless --no-sandbox --disable-gpu --disable-dev-shm-usage --hide-scrollbars
   --user-data-dir=${WORK}/chromium-profile)
 execute_process(COMMAND ${CHROMIUM} ${flags} --dump-dom file://${R}/report.html
@@ -14,7 +24,7 @@ if(NOT rc EQUAL 0)
   message(FATAL_ERROR "chromium --dump-dom failed (${rc}): ${err}")
 endif()
 file(READ ${R}/report.html html)
-foreach(id chart-loss chart-lr chart-cost)
+foreach(id ${CHARTS})
   if(NOT dom MATCHES "<svg[^>]*id=\"${id}\"")
     message(FATAL_ERROR "rendered DOM lacks the ${id} chart")
   endif()
@@ -32,7 +42,7 @@ foreach(id chart-loss chart-lr chart-cost)
   endif()
   # ≥ 1% of the pixels clearly drawn, and each optimizer's colour (the smoke
   # suite's adamw, muon, stiefel-polar: palette 0-2) present in the plot.
-  execute_process(COMMAND ${PNG_CHECK} ${WORK}/${id}.png 0.01 "#4e79a7" "#f28e2b" "#e15759"
+  execute_process(COMMAND ${PNG_CHECK} ${WORK}/${id}.png 0.01 ${COLORS}
     RESULT_VARIABLE rc OUTPUT_VARIABLE stats)
   message("${id}: width height nonwhite_fraction colour:pixels = ${stats}")
   if(NOT rc EQUAL 0)
@@ -42,7 +52,7 @@ endforeach()
 # The whole page renders too.
 execute_process(COMMAND ${CHROMIUM} ${flags} --window-size=1200,2400
   --screenshot=${WORK}/report.png file://${R}/report.html RESULT_VARIABLE rc ERROR_VARIABLE err TIMEOUT 120)
-execute_process(COMMAND ${PNG_CHECK} ${WORK}/report.png 0.01 "#4e79a7" "#f28e2b" "#e15759"
+execute_process(COMMAND ${PNG_CHECK} ${WORK}/report.png 0.01 ${COLORS}
   RESULT_VARIABLE rc OUTPUT_VARIABLE stats)
 if(NOT rc EQUAL 0)
   message(FATAL_ERROR "report.html renders (nearly) blank: ${stats}")

@@ -26,4 +26,10 @@ struct BenchCounts {
 // up where it stopped; a run killed mid-way is started again from scratch.
 BenchCounts run_bench(const BenchSuite& suite, const BenchOptions& options);
 
+// Runs a planned list of runs the same way (cached, resumable, `jobs` at a
+// time), writing `suite_source` as the directory's suite.json; `phase` names
+// the batch in the progress lines. For sweeps (steepest/bench/sweep.h).
+BenchCounts run_planned(const std::vector<BenchRun>& runs, const nlohmann::json& suite_source,
+                        const BenchOptions& options, const std::string& phase);
+
 }  // namespace steepest
