@@ -114,6 +114,12 @@ GPTImpl::GPTImpl(const GPTConfig& config) : config_(config) {
   rope_ = rotary_tables(config_.ctx, c / config_.n_head, config_.rope_base);
 }
 
+ResidualMix residual_mix(const GPTConfig& c) {
+  if (!c.residual_mixing) return {};
+  const double b = 1.0 / (2.0 * double(c.n_layer));
+  return {1.0 - b, b};
+}
+
 void GPTImpl::check_tokens(const at::Tensor& idx, const char* what) const {
   TORCH_CHECK(idx.defined() && idx.dim() == 2, "GPT ", what, ": ids must be 2-D (B, T), got ",
               idx.defined() ? idx.sizes() : at::IntArrayRef{});
@@ -138,12 +144,10 @@ at::Tensor GPTImpl::forward_flat(const at::Tensor& idx) {
               " (hint: crop to the last ctx tokens, or raise GPTConfig::ctx)");
   const double eps = kNormEps,
                q_scale = config_.attn_1_over_d ? 1.0 / double(d) : 1.0 / std::sqrt(double(d));
-  // Residual mixing: x ← a·x + b·block(x); a = 1, b = 1 is the plain residual.
-  const double b_mix = config_.residual_mixing ? 1.0 / (2.0 * double(config_.n_layer)) : 1.0;
-  const double a_mix = config_.residual_mixing ? 1.0 - b_mix : 1.0;
+  const ResidualMix mix = residual_mix(config_);
   auto residual = [&](const at::Tensor& u, const at::Tensor& w, const at::Tensor& x_in) {
     if (!config_.residual_mixing) return detail::linear(u, w, x_in);
-    return detail::linear(u, w * b_mix, x_in * a_mix);
+    return detail::linear(u, w * mix.b, x_in * mix.a);
   };
 
   // The residual stream stays (B·T, C): every projection is one GEMM, and the

@@ -8,10 +8,10 @@ namespace {
 
 Module residual(Module branch, const GPTConfig& c, const std::string& name) {
   using M = ModuleNode;
-  const double b = c.residual_mixing ? 1.0 / (2.0 * double(c.n_layer)) : 1.0;
-  const double a = c.residual_mixing ? 1.0 - b : 1.0;
-  auto scaled = M::compose({std::move(branch), M::bond(name + ".mix", b)});
-  return M::compose({M::tuple({M::bond(name + ".skip", a), scaled}), M::bond(name + ".add")}, name);
+  const ResidualMix mix = residual_mix(c);
+  auto scaled = M::compose({std::move(branch), M::bond(name + ".mix", mix.b)});
+  return M::compose({M::tuple({M::bond(name + ".skip", mix.a), scaled}), M::bond(name + ".add")},
+                    name);
 }
 
 }  // namespace

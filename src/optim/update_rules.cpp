@@ -39,6 +39,23 @@ at::Tensor fro(const at::Tensor& x) {
   return at::linalg_vector_norm(x, 2, {-2, -1}, /*keepdim=*/true);
 }
 
+// Per-neuron second moment of O (k, m, n): for each matrix i, the EMA
+// v ← lerp(v, mean(O_i²), 1−β₂) in states[i]'s buffer `name` (zero start), one
+// value per row (per_row) or per column. Returns the k vectors stacked as
+// (k, m, 1) or (k, 1, n), to broadcast against O.
+at::Tensor neuron_second_moment(const RuleBatch& b, const at::Tensor& O, double beta2, bool per_row,
+                                const char* name) {
+  std::vector<at::Tensor> vs;
+  for (size_t i = 0; i < b.states.size(); ++i) {
+    const at::Tensor Oi = O[static_cast<int64_t>(i)];
+    auto& v = b.states[i]->buffers[name];
+    if (!v.defined()) v = at::zeros({per_row ? Oi.size(0) : Oi.size(1)}, O.options());
+    v.lerp_(Oi.square().mean(per_row ? -1 : 0), 1.0 - beta2);
+    vs.push_back(v);
+  }
+  return at::stack(vs).unsqueeze(per_row ? -1 : -2);
+}
+
 }  // namespace
 
 // --- Muon ---------------------------------------------------------------------------------------
@@ -220,15 +237,8 @@ at::Tensor ContraMuonRule::direction(const RuleBatch& b, Cost* cost) const {
     // The record's NorMuon-lite: one second moment per neuron of the longer side.
     const bool per_row = b.M.size(1) >= b.M.size(2);
     const at::Tensor before = fro(U);
-    std::vector<at::Tensor> vs;
-    for (size_t i = 0; i < b.states.size(); ++i) {
-      const at::Tensor Ui = U[static_cast<int64_t>(i)];
-      auto& v = b.states[i]->buffers["neuron_second_moment"];
-      if (!v.defined()) v = at::zeros({per_row ? Ui.size(0) : Ui.size(1)}, U.options());
-      v.lerp_(Ui.square().mean(per_row ? -1 : 0), 1.0 - beta2_);
-      vs.push_back(per_row ? v.unsqueeze(-1) : v.unsqueeze(0));
-    }
-    U = U * at::stack(vs).clamp_min(1e-10).rsqrt();
+    const at::Tensor v = neuron_second_moment(b, U, beta2_, per_row, "neuron_second_moment");
+    U = U * v.clamp_min(1e-10).rsqrt();
     U = U * before / fro(U).clamp_min(1e-30);
   }
   if (floor_ > 0) {
@@ -306,14 +316,8 @@ NorMuonRule::NorMuonRule(double beta2, double eps) : beta2_(beta2), eps_(eps) {
 at::Tensor NorMuonRule::direction(const RuleBatch& b, Cost* cost) const {
   at::Tensor O = ortho_of(b)(b.M, cost);
   const at::Tensor target = fro(O);
-  std::vector<at::Tensor> vs;
-  for (size_t i = 0; i < b.states.size(); ++i) {
-    auto& v = b.states[i]->buffers["row_second_moment"];
-    if (!v.defined()) v = at::zeros({b.M.size(1)}, b.M.options());
-    v.lerp_(O[static_cast<int64_t>(i)].square().mean(-1), 1.0 - beta2_);
-    vs.push_back(v);
-  }
-  O = O / (at::stack(vs).sqrt().unsqueeze(-1) + eps_);
+  const at::Tensor v = neuron_second_moment(b, O, beta2_, /*per_row=*/true, "row_second_moment");
+  O = O / (v.sqrt() + eps_);
   return O * target / fro(O).clamp_min(1e-30);
 }
 

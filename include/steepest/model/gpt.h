@@ -89,4 +89,12 @@ class GPTImpl : public torch::nn::Module {
 };
 TORCH_MODULE(GPT);
 
+// The residual update x ← a·x + b·block(x) the config asks for: (1 − 1/(2L),
+// 1/(2L)) with residual_mixing, else (1, 1). The forward pass and the module
+// tree (gpt_module_tree.h) both read it here.
+struct ResidualMix {
+  double a = 1.0, b = 1.0;
+};
+ResidualMix residual_mix(const GPTConfig& config);
+
 }  // namespace steepest
