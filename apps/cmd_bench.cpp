@@ -11,6 +11,24 @@
 #include "steepest/train/config.h"
 
 namespace steepest::app {
+namespace {
+
+// The options `bench` and `sweep` share: the suite, where results go, how many
+// runs at once and with how many threads, a dry run, and the report switch.
+void add_runner_options(CLI::App* cmd, const std::shared_ptr<BenchOptions>& o,
+                        const std::shared_ptr<std::string>& suite, const std::shared_ptr<bool>& dry,
+                        const std::string& suite_help, const std::string& dry_help) {
+  cmd->add_option("suite", *suite, suite_help)->required();
+  cmd->add_option("--out", o->out, "results directory (finished runs there are never rerun)")
+      ->required();
+  cmd->add_option("--jobs", o->jobs, "runs at once (default 1)");
+  cmd->add_option("--threads-per-run", o->threads_per_run,
+                  "OpenBLAS threads of each run (0 = cores / jobs)");
+  cmd->add_flag("--dry-run", *dry, dry_help);
+  cmd->add_flag("!--no-report", o->report, "skip writing report.html / report.md at the end");
+}
+
+}  // namespace
 
 void add_bench_command(CLI::App& app) {
   auto o = std::make_shared<BenchOptions>();
@@ -19,14 +37,8 @@ void add_bench_command(CLI::App& app) {
   auto* cmd = app.add_subcommand(
       "bench",
       "Run a fair optimizer comparison: equal LR-tuning budget, several seeds, cost; resumable");
-  cmd->add_option("suite", *suite, "suite JSON (e.g. benchmarks/suites/default.json)")->required();
-  cmd->add_option("--out", o->out, "results directory (finished runs there are never rerun)")
-      ->required();
-  cmd->add_option("--jobs", o->jobs, "runs at once (default 1)");
-  cmd->add_option("--threads-per-run", o->threads_per_run,
-                  "OpenBLAS threads of each run (0 = cores / jobs)");
-  cmd->add_flag("--dry-run", *dry, "print the planned LR trials and exit");
-  cmd->add_flag("!--no-report", o->report, "skip writing report.html / report.md at the end");
+  add_runner_options(cmd, o, suite, dry, "suite JSON (e.g. benchmarks/suites/default.json)",
+                     "print the planned LR trials and exit");
   cmd->callback([o, suite, dry] {
     const BenchSuite s = load_suite(*suite);
     if (*dry) {
@@ -73,15 +85,9 @@ void add_sweep_command(CLI::App& app) {
   auto* cmd = app.add_subcommand(
       "sweep",
       "Learning-rate transfer: every optimizer x width (or depth) x LR grid x seed; resumable");
-  cmd->add_option("suite", *suite, "sweep suite JSON (e.g. benchmarks/suites/transfer-width.json)")
-      ->required();
-  cmd->add_option("--out", o->out, "results directory (finished runs there are never rerun)")
-      ->required();
-  cmd->add_option("--jobs", o->jobs, "runs at once (default 1)");
-  cmd->add_option("--threads-per-run", o->threads_per_run,
-                  "OpenBLAS threads of each run (0 = cores / jobs)");
-  cmd->add_flag("--dry-run", *dry, "print the planned runs and exit");
-  cmd->add_flag("!--no-report", o->report, "skip writing report.html / report.md at the end");
+  add_runner_options(cmd, o, suite, dry,
+                     "sweep suite JSON (e.g. benchmarks/suites/transfer-width.json)",
+                     "print the planned runs and exit");
   cmd->callback([o, suite, dry] {
     const SweepSuite s = load_sweep(*suite);
     const auto runs = sweep_runs(s, o->out);

@@ -33,11 +33,11 @@ void add_optimizers_command(CLI::App& app) {
       if (!(in >> m >> x >> n) || (x != 'x' && x != 'X') || m < 1 || n < 1 || !in.eof())
         throw std::invalid_argument("--cost expects MxN with positive M, N (e.g. 512x128), got '" +
                                     *shape + "'");
-      std::printf("%-17s %6s %12s %14s %12s %10s\n", "optimizer", "GEMMs", "GEMM MFLOP",
+      std::printf("%-20s %6s %12s %14s %12s %10s\n", "optimizer", "GEMMs", "GEMM MFLOP",
                   "other MFLOP", "state bytes", "ms/step");
       for (const auto& i : optimizer_infos()) {
         const StepCost c = measure_step_cost(i.name, m, n);
-        std::printf("%-17s %6lld %12.2f %14.2f %12lld %10.3f\n", i.name.c_str(),
+        std::printf("%-20s %6lld %12.2f %14.2f %12lld %10.3f\n", i.name.c_str(),
                     static_cast<long long>(c.cost.gemms), c.cost.flops / 1e6,
                     c.cost.other_flops / 1e6, static_cast<long long>(c.state_bytes), c.ms);
       }

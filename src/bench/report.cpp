@@ -19,6 +19,7 @@ namespace fs = std::filesystem;
 namespace steepest {
 namespace {
 
+using detail::html_page_head;
 using detail::xml_escape;
 
 std::string f(const char* fmt, double v) {
@@ -225,15 +226,7 @@ std::string report_html(const BenchResults& r) {
   c3.series = cost;
 
   std::ostringstream o;
-  o << "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\n<title>steepest bench: "
-    << xml_escape(s.name) << "</title>\n<style>\n"
-    << "body{font-family:sans-serif;max-width:1100px;margin:24px auto;padding:0 16px;color:#222}\n"
-    << "table{border-collapse:collapse;font-size:13px;margin:12px 0}\n"
-    << "th,td{border:1px solid #ccc;padding:4px 8px;text-align:right}\n"
-    << "th:first-child,td:first-child{text-align:left}\nth{background:#f2f2f2}\n"
-    << "figure{margin:18px "
-       "0}\n.swatch{display:inline-block;width:10px;height:10px;margin-right:6px}\n"
-    << "</style></head><body>\n";
+  o << html_page_head("steepest bench: " + s.name);
   o << "<h1>steepest bench — " << xml_escape(s.name) << "</h1>\n";
   if (!s.description.empty()) o << "<p>" << xml_escape(s.description) << "</p>\n";
   o << "<p>" << xml_escape(budget_text(r)) << "</p>\n";

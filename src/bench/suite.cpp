@@ -15,30 +15,13 @@ void require(bool ok, const std::string& where, const std::string& msg) {
   if (!ok) throw std::invalid_argument(where + ": " + msg);
 }
 
+}  // namespace
+
 std::string lr_text(double lr) {
   char buf[32];
   std::snprintf(buf, sizeof(buf), "%.4g", lr);
   return buf;
 }
-
-BenchRun make_run(const BenchSuite& s, const BenchOptimizer& o, double lr, int64_t seed,
-                  BenchPhase phase, const std::string& dir) {
-  BenchRun r;
-  r.label = o.label;
-  r.lr = lr;
-  r.seed = seed;
-  r.phase = phase;
-  r.id = o.label + "_lr" + lr_text(lr) + "_s" + std::to_string(seed);
-  r.config = s.train;
-  r.config.optimizer = o.optimizer;
-  r.config.opt = o.opt;
-  r.config.lr = lr;
-  r.config.seed = seed;
-  r.config.out = (std::filesystem::path(dir) / "runs" / r.id).string();
-  return r;
-}
-
-}  // namespace
 
 BenchSuite suite_from_json(const nlohmann::json& j, const std::string& where) {
   require(j.is_object(), where, "a suite must be a JSON object");
@@ -100,6 +83,24 @@ BenchSuite suite_from_json(const nlohmann::json& j, const std::string& where) {
   s.target_val_loss = j["target_val_loss"].get<double>();
   validate(s.train);
   return s;
+}
+
+BenchRun make_run(const BenchSuite& s, const BenchOptimizer& o, double lr, int64_t seed,
+                  BenchPhase phase, const std::string& dir, const std::string& tag) {
+  BenchRun r;
+  r.label = o.label;
+  r.lr = lr;
+  r.seed = seed;
+  r.phase = phase;
+  r.id =
+      o.label + (tag.empty() ? "" : "_" + tag) + "_lr" + lr_text(lr) + "_s" + std::to_string(seed);
+  r.config = s.train;
+  r.config.optimizer = o.optimizer;
+  r.config.opt = o.opt;
+  r.config.lr = lr;
+  r.config.seed = seed;
+  r.config.out = (std::filesystem::path(dir) / "runs" / r.id).string();
+  return r;
 }
 
 BenchSuite load_suite(const std::string& path) {

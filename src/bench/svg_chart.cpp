@@ -229,4 +229,18 @@ std::string render_svg(const ChartSpec& c) {
   return o.str();
 }
 
+std::string html_page_head(const std::string& title) {
+  return "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\n<title>" +
+         xml_escape(title) +
+         "</title>\n<style>\n"
+         "body{font-family:sans-serif;max-width:1100px;margin:24px auto;padding:0 "
+         "16px;color:#222}\n"
+         "table{border-collapse:collapse;font-size:13px;margin:12px 0}\n"
+         "th,td{border:1px solid #ccc;padding:4px 8px;text-align:right}\n"
+         "th:first-child,td:first-child{text-align:left}\nth{background:#f2f2f2}\n"
+         "figure{margin:18px 0}\n"
+         ".swatch{display:inline-block;width:10px;height:10px;margin-right:6px}\n"
+         "</style></head><body>\n";
+}
+
 }  // namespace steepest::detail

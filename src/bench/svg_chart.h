@@ -33,4 +33,8 @@ std::string palette(size_t k);
 // "&", "<", ">" and quotes escaped for HTML/SVG text.
 std::string xml_escape(const std::string& s);
 
+// The opening of a report page (doctype, <title>, the shared stylesheet)
+// through <body>; `title` is escaped here.
+std::string html_page_head(const std::string& title);
+
 }  // namespace steepest::detail

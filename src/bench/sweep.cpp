@@ -25,12 +25,6 @@ int64_t value_of(const SweepSuite& s, const TrainConfig& c) {
   return s.vary == "n_embd" ? c.n_embd : c.n_layer;
 }
 
-std::string lr_text(double lr) {
-  char buf[32];
-  std::snprintf(buf, sizeof(buf), "%.4g", lr);
-  return buf;
-}
-
 std::string fmt(const char* f, double v) {
   char buf[64];
   std::snprintf(buf, sizeof(buf), f, v);
@@ -118,19 +112,9 @@ std::vector<BenchRun> sweep_runs(const SweepSuite& s, const std::string& dir) {
     for (int64_t value : s.values)
       for (double lr : lr_grid(s.base, o))
         for (int64_t seed : s.base.seeds) {
-          BenchRun r;
-          r.label = o.label;
-          r.lr = lr;
-          r.seed = seed;
-          r.id = o.label + "_" + s.vary + std::to_string(value) + "_lr" + lr_text(lr) + "_s" +
-                 std::to_string(seed);
-          r.config = s.base.train;
+          BenchRun r =
+              make_run(s.base, o, lr, seed, BenchPhase::Tune, dir, s.vary + std::to_string(value));
           (s.vary == "n_embd" ? r.config.n_embd : r.config.n_layer) = value;
-          r.config.optimizer = o.optimizer;
-          r.config.opt = o.opt;
-          r.config.lr = lr;
-          r.config.seed = seed;
-          r.config.out = (fs::path(dir) / "runs" / r.id).string();
           runs.push_back(r);
         }
   return runs;
@@ -222,14 +206,8 @@ std::string sweep_markdown(const SweepResults& r) {
 
 std::vector<std::string> write_sweep_report(const SweepResults& r) {
   std::ostringstream h;
-  h << "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\n<title>steepest sweep: "
-    << detail::xml_escape(r.suite.base.name) << "</title>\n<style>\n"
-    << "body{font-family:sans-serif;max-width:1100px;margin:24px auto;padding:0 16px;color:#222}\n"
-    << "table{border-collapse:collapse;font-size:13px;margin:12px 0}\n"
-    << "th,td{border:1px solid #ccc;padding:4px 8px;text-align:right}\n"
-    << "th:first-child,td:first-child{text-align:left}\nth{background:#f2f2f2}\n"
-    << "figure{margin:18px 0}\n</style></head><body>\n"
-    << "<h1>steepest sweep — " << detail::xml_escape(r.suite.base.name) << "</h1>\n";
+  h << detail::html_page_head("steepest sweep: " + r.suite.base.name) << "<h1>steepest sweep — "
+    << detail::xml_escape(r.suite.base.name) << "</h1>\n";
   if (!r.suite.base.description.empty())
     h << "<p>" << detail::xml_escape(r.suite.base.description) << "</p>\n";
   h << "<p>" << detail::xml_escape(budget(r)) << "</p>\n";

@@ -68,6 +68,25 @@ at::Tensor spectral_power_svd(const at::Tensor& M, double p, Cost* cost) {
       cost);
 }
 
+at::Tensor svd_power(const at::Tensor& M, double p, double schatten_q, Cost* cost) {
+  detail::check_matrix_input(M, "svd_power");
+  TORCH_CHECK(p > 0.0 && std::isfinite(p), "svd_power: p must be > 0, got ", p);
+  TORCH_CHECK(schatten_q == 0.0 || (schatten_q > 1.0 && std::isfinite(schatten_q)),
+              "svd_power: schatten_q must be 0 (raw) or in (1, inf), got ", schatten_q);
+  return spectral_map_svd(
+      M,
+      [&](const at::Tensor& S) {
+        // Roundoff singular values would get weight (1e-7)^p ≈ 0.13 at p = 1/8
+        // along arbitrary directions: the shared rank rule sends them to 0.
+        const at::Tensor Sp =
+            at::where(detail::nonzero_singular_values(S), S.pow(p), at::zeros_like(S));
+        if (schatten_q == 0.0) return Sp;
+        const at::Tensor n = at::linalg_vector_norm(Sp, schatten_q, {-1}, /*keepdim=*/true);
+        return at::where(n > 0, Sp / at::where(n > 0, n, at::ones_like(n)), at::zeros_like(Sp));
+      },
+      cost);
+}
+
 at::Tensor sqrt_newton_schulz(const at::Tensor& A, int steps, Cost* cost) {
   detail::check_matrix_input(A, "sqrt_newton_schulz");
   TORCH_CHECK(A.size(-1) == A.size(-2), "sqrt_newton_schulz: A must be square, got ", A.sizes());

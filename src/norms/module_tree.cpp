@@ -6,8 +6,6 @@
 #include <set>
 #include <stdexcept>
 
-#include "steepest/norms/duality_maps.h"
-
 namespace steepest {
 namespace {
 
@@ -117,30 +115,26 @@ std::string atom_norm_name(AtomNorm norm) {
   return "?";
 }
 
-at::Tensor atom_norm(AtomNorm norm, const at::Tensor& W) {
-  const at::Tensor X = as_matrix(W);
+const Norm& atom_norm_map(AtomNorm norm) {
+  static const NormPtr linear = make_norm("rms-rms"), embed = make_norm("row-rms"),
+                       gain = make_norm("linf");
   switch (norm) {
     case AtomNorm::Linear:
-      return rms_rms_norm(X);
+      return *linear;
     case AtomNorm::Embed:
-      return row_l2_norm(X) / std::sqrt(static_cast<double>(X.size(1)));
+      return *embed;
     case AtomNorm::Gain:
       break;
   }
-  return linf_norm(X);
+  return *gain;
+}
+
+at::Tensor atom_norm(AtomNorm norm, const at::Tensor& W) {
+  return atom_norm_map(norm).norm(as_matrix(W));
 }
 
 at::Tensor atom_dualize(AtomNorm norm, const at::Tensor& G) {
-  const at::Tensor X = as_matrix(G);
-  switch (norm) {
-    case AtomNorm::Linear:
-      return dualize_rms_rms(X).view(G.sizes());
-    case AtomNorm::Embed:
-      return (dualize_row_l2(X) * std::sqrt(static_cast<double>(X.size(1)))).view(G.sizes());
-    case AtomNorm::Gain:
-      break;
-  }
-  return dualize_linf(X).view(G.sizes());
+  return atom_norm_map(norm).dualize(as_matrix(G)).view(G.sizes());
 }
 
 Module ModuleNode::atom(std::string name, AtomNorm norm, double mass) {

@@ -2,11 +2,6 @@
 
 #include <c10/util/Exception.h>
 
-#include <cstdio>
-
-#include "optim/state_bytes.h"
-#include "steepest/compat.h"
-#include "steepest/optim/modular.h"
 #include "steepest/optim/registry.h"
 
 namespace steepest {
@@ -31,49 +26,27 @@ ModelOptimizer::ModelOptimizer(const torch::nn::Module& model, const ModelOptimi
       return make_matrix_optimizer(options.name, params, options.lr, opt, options.total_steps,
                                    options.weight_decay);
     };
-    hybrid_ = std::make_unique<HybridOptimizer>(model, h);
+    impl_ = std::make_unique<HybridOptimizer>(model, h);
     return;
   }
   std::vector<NamedParameter> params;
+  std::vector<ParameterRoute> routes;
   for (const auto& p : model.named_parameters())
     if (p.value().requires_grad()) params.emplace_back(p.key(), p.value());
   TORCH_CHECK(!params.empty(), "optimizer '", options.name, "': the model has no parameters");
-  single_ = make_optimizer(options.name, params, options.lr, opt, options.total_steps,
-                           options.weight_decay, options.module_tree);
-  for (const auto& p : params) single_params_.emplace_back(p.first, p.second.sizes().vec());
-  for (const auto& g : single_->param_groups()) base_lrs_.push_back(g.options().get_lr());
-}
-
-void ModelOptimizer::zero_grad() {
-  if (hybrid_) return hybrid_->zero_grad();
-  compat::zero_grad(*single_);
-}
-
-void ModelOptimizer::step() {
-  if (hybrid_) return hybrid_->step();
-  single_->step();
-}
-
-void ModelOptimizer::set_lr_factor(double factor) {
-  factor_ = factor;
-  if (hybrid_) return hybrid_->set_lr_factor(factor);
-  for (size_t i = 0; i < base_lrs_.size(); ++i)
-    single_->param_groups()[i].options().set_lr(base_lrs_[i] * factor);
-}
-
-double ModelOptimizer::lr() const {
-  if (hybrid_) {
-    for (const auto& r : hybrid_->routes())
-      if (r.optimizer != "adamw") return r.lr * factor_;
-    return hybrid_->routes().front().lr * factor_;
-  }
-  return base_lrs_.front() * factor_;
+  std::vector<OptimizerPart> parts;
+  parts.push_back(
+      {options.name, make_optimizer(options.name, params, options.lr, opt, options.total_steps,
+                                    options.weight_decay, options.module_tree)});
+  const double lr = parts.front().optimizer->param_groups().front().options().get_lr();
+  for (const auto& [name, p] : params)
+    routes.push_back({name, p.sizes().vec(), options.name, lr, 1.0, "all parameters"});
+  impl_ = std::make_unique<CompositeOptimizer>(std::move(parts), std::move(routes));
 }
 
 void ModelOptimizer::save(torch::serialize::OutputArchive& archive) const {
   archive.write("name", c10::IValue(options_.name));
-  if (hybrid_) return hybrid_->save(archive);
-  single_->save(archive);
+  impl_->save(archive);
 }
 
 void ModelOptimizer::load(torch::serialize::InputArchive& archive) {
@@ -82,39 +55,7 @@ void ModelOptimizer::load(torch::serialize::InputArchive& archive) {
   TORCH_CHECK(v.toStringRef() == options_.name, "checkpoint was trained with optimizer '",
               v.toStringRef(), "', not '", options_.name, "'; pass --optimizer ", v.toStringRef(),
               " or start a new run");
-  if (hybrid_) return hybrid_->load(archive);
-  single_->load(archive);
-  set_lr_factor(factor_);  // libtorch 1.13's own optimizers drop saved options
-}
-
-Cost ModelOptimizer::last_step_cost() const {
-  if (hybrid_) return hybrid_->last_step_cost();
-  if (const auto* n = dynamic_cast<const NamedOptimizer*>(single_.get()))
-    return n->last_step_cost();
-  return {};
-}
-
-int64_t ModelOptimizer::state_bytes() const {
-  if (hybrid_) return hybrid_->state_bytes();
-  if (const auto* n = dynamic_cast<const NamedOptimizer*>(single_.get())) return n->state_bytes();
-  return detail::libtorch_state_bytes(*single_);
-}
-
-std::string ModelOptimizer::table() const {
-  if (hybrid_) return hybrid_->table();
-  if (const auto* m = dynamic_cast<const Modular*>(single_.get())) return m->table();
-  std::string out;
-  char line[256];
-  std::snprintf(line, sizeof(line), "%-40s %-14s %-8s %-9s\n", "parameter", "shape", "optim", "lr");
-  out += line;
-  for (const auto& [name, shape] : single_params_) {
-    std::string s;
-    for (size_t i = 0; i < shape.size(); ++i) s += (i ? "x" : "") + std::to_string(shape[i]);
-    std::snprintf(line, sizeof(line), "%-40s %-14s %-8s %-9.3g\n", name.c_str(), s.c_str(),
-                  options_.name.c_str(), base_lrs_.front());
-    out += line;
-  }
-  return out;
+  impl_->load(archive);
 }
 
 }  // namespace steepest

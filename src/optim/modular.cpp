@@ -2,7 +2,6 @@
 
 #include <c10/util/Exception.h>
 
-#include <cmath>
 #include <cstdio>
 #include <map>
 #include <regex>
@@ -10,6 +9,7 @@
 
 #include "optim/param_groups.h"
 #include "optim/step_prologue.h"
+#include "steepest/optim/hybrid.h"
 
 namespace steepest {
 namespace {
@@ -23,7 +23,7 @@ std::string shape_of(const at::Tensor& t) {
 }  // namespace
 
 Module flat_module_tree(const std::vector<NamedParameter>& params) {
-  static const std::regex embed(R"((^|\.)(embed|embedding|embeddings|wte|wpe|tok_emb)(\.|$))");
+  static const std::regex embed(kEmbeddingNamePattern);
   std::vector<Module> atoms;
   for (const auto& [name, p] : params) {
     const AtomNorm norm = p.dim() < 2                      ? AtomNorm::Gain
@@ -82,19 +82,10 @@ at::Tensor Modular::step(LossClosure closure) {
     auto& st = state_of(p);
     ++st.step;
     const at::Tensor u = detail::ema_momentum(st.buffers, g, o.momentum(), o.nesterov());
-    at::Tensor d;
-    switch (shares_[i].norm) {
-      case AtomNorm::Linear: {
-        const at::Tensor u2 = u.reshape({u.size(0), -1});
-        const double scale = std::sqrt(double(u2.size(0)) / double(u2.size(1)));
-        d = (ortho(u2, &step_cost_) * scale).view(p.sizes());
-        break;
-      }
-      case AtomNorm::Embed:
-      case AtomNorm::Gain:
-        d = atom_dualize(shares_[i].norm, u);
-        break;
-    }
+    // The atom's duality map is its step: rms-rms (msign by `ortho`), row-rms, ℓ∞.
+    const at::Tensor u2 = u.reshape({u.dim() == 0 ? 1 : u.size(0), -1});
+    const at::Tensor d =
+        atom_norm_map(shares_[i].norm).dualize(u2, &ortho, &step_cost_).view(p.sizes());
     if (o.weight_decay() != 0.0) p.mul_(1.0 - o.lr() * o.weight_decay());
     p.add_(d, -o.lr() * shares_[i].multiplier);
   }

@@ -22,6 +22,8 @@ double muon_scale(MuonScale rule, int64_t m, int64_t n) {
       return std::sqrt(dm / dn);
     case MuonScale::MatchRmsAdamW:
       return 0.2 * std::sqrt(std::max(dm, dn));
+    case MuonScale::None:
+      break;
   }
   return 1.0;
 }
@@ -30,8 +32,9 @@ MuonScale muon_scale_from_name(const std::string& name) {
   if (name == "original") return MuonScale::Original;
   if (name == "spectral") return MuonScale::Spectral;
   if (name == "match_rms_adamw") return MuonScale::MatchRmsAdamW;
+  if (name == "none") return MuonScale::None;
   throw std::invalid_argument("unknown Muon scale rule '" + name +
-                              "'; known: original, spectral, match_rms_adamw");
+                              "'; known: original, spectral, match_rms_adamw, none");
 }
 
 std::string muon_scale_name(MuonScale rule) {
@@ -42,6 +45,8 @@ std::string muon_scale_name(MuonScale rule) {
       return "spectral";
     case MuonScale::MatchRmsAdamW:
       return "match_rms_adamw";
+    case MuonScale::None:
+      return "none";
   }
   return "?";
 }
@@ -96,7 +101,7 @@ int Muon::ns_steps_for(const at::Tensor& p, const MuonOptions& o) const {
 }
 
 const UpdateRule& update_rule(const MuonOptions& o) {
-  static const MsignRule msign;
+  static const DualizeRule msign(make_norm("spectral"), "muon");
   return o.rule() ? *o.rule() : msign;
 }
 

@@ -4,7 +4,6 @@
 #include <sstream>
 
 #include "linalg/gemm.h"
-#include "linalg/rank.h"
 #include "steepest/linalg/newton_schulz.h"
 #include "steepest/linalg/polar_svd.h"
 #include "steepest/linalg/spectral_maps.h"
@@ -58,14 +57,23 @@ at::Tensor neuron_second_moment(const RuleBatch& b, const at::Tensor& O, double 
 
 }  // namespace
 
-// --- Muon ---------------------------------------------------------------------------------------
+// --- Duality maps (Muon, RMNP, steepest-<norm>) -------------------------------------------------
 
-at::Tensor MsignRule::direction(const RuleBatch& b, Cost* cost) const {
-  return ortho_of(b)(b.M, cost);
+DualizeRule::DualizeRule(NormPtr norm, std::string name)
+    : norm_(std::move(norm)), name_(std::move(name)) {
+  TORCH_CHECK(norm_ != nullptr, "DualizeRule '", name_, "': no norm given");
 }
 
-Cost MsignRule::cost(int64_t m, int64_t n, int64_t, const Orthogonalizer& ortho) const {
-  return ortho.cost(m, n);
+at::Tensor DualizeRule::direction(const RuleBatch& b, Cost* cost) const {
+  return norm_->dualize(b.M, b.ortho, cost);
+}
+
+Cost DualizeRule::cost(int64_t m, int64_t n, int64_t, const Orthogonalizer& ortho) const {
+  return norm_->cost(m, n, &ortho);
+}
+
+std::string DualizeRule::describe() const {
+  return name_ + " norm=" + norm_->name();
 }
 
 // --- HTMuon -------------------------------------------------------------------------------------
@@ -93,15 +101,7 @@ bool HtMuonRule::exact_at(int64_t step) const {
 at::Tensor HtMuonRule::direction(const RuleBatch& b, Cost* cost) const {
   if (mode_ == "ns")
     return spectral_power_ns(b.M, p_, ortho_of(b), sqrt_steps_, 6, cost, normalize_);
-  if (!normalize_) {
-    const double p = p_;
-    return spectral_map_svd(
-        b.M,
-        [p](const at::Tensor& S) {
-          return at::where(detail::nonzero_singular_values(S), S.pow(p), at::zeros_like(S));
-        },
-        cost);
-  }
+  if (!normalize_) return svd_power(b.M, p_, /*schatten_q=*/0.0, cost);
   if (exact_at(b.step)) return spectral_power_svd(b.M, p_, cost);
   return ortho_of(b)(b.M, cost);
 }
@@ -294,16 +294,6 @@ Cost KaonRule::cost(int64_t m, int64_t n, int64_t, const Orthogonalizer&) const 
 
 std::string KaonRule::describe() const {
   return "kaon steps=" + std::to_string(steps_);
-}
-
-// --- RMNP ---------------------------------------------------------------------------------------
-
-at::Tensor RmnpRule::direction(const RuleBatch& b, Cost*) const {
-  return b.M / at::linalg_vector_norm(b.M, 2, {-1}, /*keepdim=*/true).clamp_min(1e-30);
-}
-
-Cost RmnpRule::cost(int64_t, int64_t, int64_t, const Orthogonalizer&) const {
-  return {};
 }
 
 // --- NorMuon / AdaMuon --------------------------------------------------------------------------

@@ -14,11 +14,13 @@
 #include "model/tiny_gpt.h"
 #include "optim/tiny_model.h"
 #include "steepest/model/gpt.h"
+#include "steepest/norms/norm.h"
 #include "steepest/optim/hybrid.h"
 #include "steepest/optim/model_optimizer.h"
 #include "steepest/optim/muon.h"
 #include "steepest/optim/registry.h"
 #include "steepest/optim/stiefel.h"
+#include "test_util.h"
 
 namespace steepest {
 namespace {
@@ -169,7 +171,14 @@ TEST_P(EveryMatrixOptimizer, RoutesHiddenMatricesAndReportsPredictedCost) {
     EXPECT_EQ(spent.gemms, predicted.gemms);
     EXPECT_DOUBLE_EQ(spent.flops, predicted.flops);
   }
-  if (name != "rmnp") {
+  // Elementwise duality maps spend no GEMMs; every other rule does.
+  static const std::set<std::string> elementwise = {"rmnp",
+                                                    "steepest-frobenius",
+                                                    "steepest-linf",
+                                                    "steepest-row-l2",
+                                                    "steepest-row-rms",
+                                                    "steepest-col-l2"};
+  if (!elementwise.count(name)) {
     EXPECT_GT(spent.total_flops(), 0.0) << name;
   }
   EXPECT_GT(opt.state_bytes(), 0);
@@ -179,26 +188,27 @@ INSTANTIATE_TEST_SUITE_P(All, EveryMatrixOptimizer, ::testing::ValuesIn(hidden_m
                          test_name);
 
 TEST(Registry, ListsEveryIssueName) {
-  const std::vector<std::string> required = {"adamw",
-                                             "sgd",
-                                             "signsgd",
-                                             "lion",
-                                             "muon",
-                                             "spectral-descent",
-                                             "htmuon",
-                                             "dynmuon",
-                                             "mucon",
-                                             "contra-muon",
-                                             "freon",
-                                             "kaon",
-                                             "rmnp",
-                                             "normuon",
-                                             "adamuon",
-                                             "dion",
-                                             "manifold-muon",
-                                             "stiefel",
-                                             "contra-muon-record",
-                                             "modular"};
+  std::vector<std::string> required = {"adamw",
+                                       "sgd",
+                                       "signsgd",
+                                       "lion",
+                                       "muon",
+                                       "spectral-descent",
+                                       "htmuon",
+                                       "dynmuon",
+                                       "mucon",
+                                       "contra-muon",
+                                       "freon",
+                                       "kaon",
+                                       "rmnp",
+                                       "normuon",
+                                       "adamuon",
+                                       "dion",
+                                       "manifold-muon",
+                                       "stiefel",
+                                       "contra-muon-record",
+                                       "modular"};
+  for (const auto& e : norm_entries()) required.push_back("steepest-" + e.name);
   for (const auto& n : required) {
     const auto& info = optimizer_info(n);
     EXPECT_FALSE(info.formula.empty()) << n;
@@ -207,6 +217,29 @@ TEST(Registry, ListsEveryIssueName) {
     EXPECT_EQ(info.defaults().rfind("lr=", 0), 0u) << n;
   }
   EXPECT_EQ(optimizer_infos().size(), required.size());
+}
+
+// Registering a norm yields an optimizer: "steepest-<norm>" with μ = 0 steps
+// W ← W − lr·dualize(G) with that norm's own map (exact SVD as msign).
+TEST(Registry, EveryNormIsAnOptimizerWhoseStepIsItsDualityMap) {
+  for (const auto& e : norm_entries()) {
+    at::manual_seed(23);
+    const at::Tensor W0 = at::randn({12, 20}, at::kDouble);
+    const at::Tensor G = at::randn({12, 20}, at::kDouble);
+    at::Tensor W = W0.clone().set_requires_grad(true);
+    auto opt = make_optimizer("steepest-" + e.name, {{"w", W}}, 0.1,
+                              {{"momentum", 0.0}, {"orthogonalizer", "svd"}});
+    W.mutable_grad() = G;
+    opt->step();
+    const at::Tensor expected = W0 - 0.1 * make_norm(e.name)->dualize(G);
+    EXPECT_LT(testing::rel_err(W.detach(), expected), 1e-10) << e.name;
+    const auto* named = dynamic_cast<const NamedOptimizer*>(opt.get());
+    ASSERT_NE(named, nullptr);
+    EXPECT_EQ(named->kind(), "steepest-" + e.name);
+  }
+  // A family's parameter is an option of its optimizer.
+  const auto h = resolve_hyperparameters("steepest-schatten", {{"q", 3.0}});
+  EXPECT_DOUBLE_EQ(h.at("q").get<double>(), 3.0);
 }
 
 TEST(Registry, HyperparameterOverridesAreCheckedAndNamed) {

@@ -55,10 +55,10 @@ struct RuleRunner {
   }
 };
 
-TEST(MsignRule, IsThePolarFactor) {
+TEST(DualizeRule, SpectralIsThePolarFactor) {
   at::manual_seed(1);
   const auto k = known_svd(24, 8, sigmas(), at::kDouble);
-  MsignRule rule;
+  DualizeRule rule(make_norm("spectral"), "muon");
   RuleRunner r(rule);
   EXPECT_LT(rel_err(r.run(k.X), with_spectrum(k, at::ones({8}))), 1e-10);
 }
@@ -67,23 +67,23 @@ TEST(HtMuonRule, SvdNsAndIntervalForms) {
   at::manual_seed(2);
   const auto k = known_svd(32, 8, sigmas(), at::kDouble);
   const auto expected = with_spectrum(k, at_msign_norm((sigmas() / 3.0).pow(0.125)));
-  HtMuonRule svd(0.125, "svd");
+  HtMuonRule svd(0.125, "svd", 10, 12, true);
   RuleRunner rs(svd);
   EXPECT_LT(rel_err(rs.run(k.X), expected), 1e-10);
   // SVD-free: within 1% with an exact msign (square-root error only).
-  HtMuonRule ns(0.125, "ns");
+  HtMuonRule ns(0.125, "ns", 10, 12, true);
   RuleRunner rn(ns);
   EXPECT_LT(rel_err(rn.run(k.X), expected), 0.01);
   // Interval k = 3: exact on steps 1, 4, 7; msign (Muon) between.
-  HtMuonRule interval(0.125, "interval", 3);
+  HtMuonRule interval(0.125, "interval", 3, 12, true);
   RuleRunner ri(interval);
   const auto msign = with_spectrum(k, at::ones({8}));
   EXPECT_LT(rel_err(ri.run(k.X, 1), expected), 1e-10);
   EXPECT_LT(rel_err(ri.run(k.X, 2), msign), 1e-10);
   EXPECT_LT(rel_err(ri.run(k.X, 3), msign), 1e-10);
   EXPECT_LT(rel_err(ri.run(k.X, 4), expected), 1e-10);
-  EXPECT_THROW(HtMuonRule(0.125, "nope"), c10::Error);
-  EXPECT_THROW(HtMuonRule(0.0), c10::Error);
+  EXPECT_THROW(HtMuonRule(0.125, "nope", 10, 12, true), c10::Error);
+  EXPECT_THROW(HtMuonRule(0.0, "svd", 10, 12, true), c10::Error);
 }
 
 // normalize=false is the reference code's raw U Σ^p Vᵀ: no rescale, so the
@@ -107,7 +107,7 @@ TEST(HtMuonRule, ReferenceRawMagnitude) {
 TEST(DynMuonRule, ExponentFollowsTheScheduleAtEachStep) {
   at::manual_seed(3);
   const auto k = known_svd(16, 8, sigmas(), at::kDouble);
-  DynMuonRule rule(1000);
+  DynMuonRule rule(1000, 1.0, -0.25, 0.04, 0.04, "svd");
   RuleRunner r(rule);
   for (int64_t t : {1, 40, 100, 1000}) {
     const double p = dynmuon_exponent(t, 1000);
@@ -178,10 +178,10 @@ TEST(ContraMuonRule, SvdAndNsFormsAgree) {
   at::manual_seed(5);
   const auto k = known_svd(24, 8, sigmas(), at::kDouble);
   const auto expected = with_spectrum(k, at_msign_norm(1.0 - 0.2 * sigmas() / 3.0));
-  ContraMuonRule svd(0.4, 5, "svd");
+  ContraMuonRule svd(0.4, 5, "svd", 0.0, 0.0, "contra-muon");
   RuleRunner rs(svd);
   EXPECT_LT(rel_err(rs.run(k.X), expected), 1e-10);
-  ContraMuonRule ns(0.4, 5, "ns");
+  ContraMuonRule ns(0.4, 5, "ns", 0.0, 0.0, "contra-muon");
   RuleRunner rn(ns);
   // 5 power iterations with σ₂/σ₁ = 2/3: ‖M‖₂ within ~2%, which moves O by < 0.5%.
   EXPECT_LT(rel_err(rn.run(k.X), expected), 0.005);
@@ -194,8 +194,8 @@ TEST(ContraMuonRule, RecordRecipeNormalizesNeuronsAndFloorsTheStep) {
   at::manual_seed(5);
   for (auto shape : {std::pair<int64_t, int64_t>{24, 8}, {8, 24}}) {
     const auto k = known_svd(shape.first, shape.second, sigmas(), at::kDouble);
-    ContraMuonRule plain(0.4, 5, "svd");
-    ContraMuonRule record(0.4, 5, "svd", 0.95, 0.35);
+    ContraMuonRule plain(0.4, 5, "svd", 0.0, 0.0, "contra-muon");
+    ContraMuonRule record(0.4, 5, "svd", 0.95, 0.35, "contra-muon-record");
     EXPECT_TRUE(record.needs_weights());
     EXPECT_FALSE(plain.needs_weights());
     TensorState st_plain, st;
@@ -225,8 +225,8 @@ TEST(ContraMuonRule, RecordRecipeNormalizesNeuronsAndFloorsTheStep) {
     EXPECT_NEAR(2.0 * F.norm().item<double>(), 0.35 * big_w.norm().item<double>(), 1e-9);
     EXPECT_LT(rel_err(F / F.norm(), O / O.norm()), 1e-9);  // only the size changes
   }
-  EXPECT_THROW(ContraMuonRule(0.4, 5, "ns", 1.0), c10::Error);
-  EXPECT_THROW(ContraMuonRule(0.4, 5, "ns", 0.0, -1.0), c10::Error);
+  EXPECT_THROW(ContraMuonRule(0.4, 5, "ns", 1.0, 0.0, "contra-muon"), c10::Error);
+  EXPECT_THROW(ContraMuonRule(0.4, 5, "ns", 0.0, -1.0, "contra-muon"), c10::Error);
 }
 
 TEST(FreonRule, SpectrumPowerOneMinusTwoC) {
@@ -260,10 +260,10 @@ TEST(KaonRule, KeepsSingularVectorsScramblesValues) {
   EXPECT_GT((f - 1.0).abs().max().item<double>(), 0.1);
 }
 
-TEST(RmnpRule, RowsHaveUnitNormAndKeepTheirDirection) {
+TEST(DualizeRule, RmnpRowsHaveUnitNormAndKeepTheirDirection) {
   at::manual_seed(8);
   const auto M = at::randn({12, 5}, at::kDouble);
-  RmnpRule rule;
+  DualizeRule rule(make_norm("row-l2"), "rmnp");
   RuleRunner r(rule);
   const auto O = r.run(M);
   EXPECT_LT((O.norm(2, {1}) - 1.0).abs().max().item<double>(), 1e-12);
@@ -274,7 +274,7 @@ TEST(RmnpRule, RowsHaveUnitNormAndKeepTheirDirection) {
 TEST(NorMuonRule, EqualizesRowRmsAndKeepsTheFrobeniusNorm) {
   at::manual_seed(9);
   const auto k = known_svd(24, 8, sigmas(), at::kDouble);
-  NorMuonRule rule(0.95);
+  NorMuonRule rule(0.95, 1e-8);
   RuleRunner r(rule);
   const auto O = r.run(k.X);
   const auto P = polar_svd(k.X);
@@ -309,7 +309,7 @@ TEST(DionRule, CapturesALowRankMomentumAndFeedsBackTheRest) {
   at::manual_seed(11);
   // Rank-2 gradient, rank-2 Dion: one power iteration spans range(G) exactly.
   const auto k = known_svd(20, 12, at::tensor({2.0, 1.0}, at::kDouble), at::kDouble);
-  DionRule rule(2);
+  DionRule rule(2, 0.25);
   RuleRunner r(rule);
   r.momentum = 0.9;
   const auto O = r.run(k.X);
@@ -325,7 +325,7 @@ TEST(DionRule, CapturesALowRankMomentumAndFeedsBackTheRest) {
   EXPECT_DOUBLE_EQ(rule.scale(1.0, 20, 12), std::sqrt(20.0 / 12.0));
   EXPECT_EQ(rule.cost(20, 12, 1, r.ortho).gemms, 4);
   EXPECT_EQ(DionRule(0, 0.25).rank_for(128, 512), 32);
-  EXPECT_EQ(DionRule(500).rank_for(128, 512), 128);
+  EXPECT_EQ(DionRule(500, 0.25).rank_for(128, 512), 128);
 }
 
 // Through the optimizer: momentum 0, one step is −lr·scale·O.
@@ -334,7 +334,7 @@ TEST(MuonWithRule, OneStepIsMinusLrScaleDirection) {
   const auto k = known_svd(32, 8, sigmas(), at::kFloat);
   auto W = at::zeros({32, 8}).set_requires_grad(true);
   W.mutable_grad() = k.X.clone();
-  auto rule = std::make_shared<HtMuonRule>(0.125, "svd");
+  auto rule = std::make_shared<HtMuonRule>(0.125, "svd", 10, 12, true);
   Muon opt({{"w", W}}, MuonOptions(0.1).momentum(0.0).rule(rule));
   EXPECT_EQ(opt.kind(), "htmuon");
   opt.step();

@@ -49,6 +49,15 @@ struct BenchRun {
   TrainConfig config;  // out = <results>/runs/<id>
 };
 
+// A learning rate as run ids and tables write it ("%.4g").
+std::string lr_text(double lr);
+
+// One run of optimizer `o` at (lr, seed): the suite's train config with the
+// optimizer, lr and seed set, out = <results_dir>/runs/<id>, id
+// "<label>[_<tag>]_lr<lr>_s<seed>" (a sweep tags its size, e.g. "n_embd64").
+BenchRun make_run(const BenchSuite& suite, const BenchOptimizer& o, double lr, int64_t seed,
+                  BenchPhase phase, const std::string& results_dir, const std::string& tag = "");
+
 // Phase 1: every optimizer × every grid LR, with seeds[0].
 std::vector<BenchRun> tuning_runs(const BenchSuite& suite, const std::string& results_dir);
 // Phase 2: each optimizer's best LR on seeds[1..]; seeds[0] is its tuning run.

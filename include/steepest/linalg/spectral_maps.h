@@ -35,6 +35,12 @@ at::Tensor shaped_spectrum_svd(const at::Tensor& M,
 // p < 0 inverts it (DynMuon late in training, Freon with c > ½).
 at::Tensor spectral_power_svd(const at::Tensor& M, double p, Cost* cost = nullptr);
 
+// U·Σ^p·Vᵀ on the numerical rank (null singular values stay 0), by exact SVD;
+// with schatten_q > 1 each matrix is divided by ‖Σ^p‖_q. The one Schatten map:
+// with p = 1/(q−1) it is the Schatten-q duality map (norms/duality_maps.h), and
+// with schatten_q = 0 the raw U Σ^p Vᵀ of HTMuon's reference code. p > 0.
+at::Tensor svd_power(const at::Tensor& M, double p, double schatten_q = 0.0, Cost* cost = nullptr);
+
 // The SVD-free HTMuon form, for 0 < p ≤ 1 (HTMuon's reference code, htmuon_ns):
 //   msign(M)·(MᵀM)^{p/2}   (tall or square; the wide case uses (MMᵀ)^{p/2}·msign(M)),
 // msign by `ortho`, the power by nested coupled Newton–Schulz square roots of the

@@ -3,16 +3,16 @@
 //
 // Steepest descent under a norm ‖·‖ takes ΔW = −(‖G‖†/λ)·dualize(G), where
 // dualize(G) = argmax_{‖T‖=1} ⟨G, T⟩ and ‖G‖† = ⟨G, dualize(G)⟩ is the dual norm.
-// Every function here takes one matrix W or G of shape (n_out, n_in) — rows
-// are output neurons, as torch::nn::Linear stores them — and returns a 0-dim
-// tensor (norms) or a tensor of G's shape (dualize). A zero G dualizes to zero.
+// Norms take one matrix W or G of shape (n_out, n_in) — rows are output
+// neurons, as torch::nn::Linear stores them — and return a 0-dim tensor. Duality
+// maps take one matrix or a batch (k, n_out, n_in), each matrix on its own, and
+// return G's shape; a zero G dualizes to zero. norms/norm.h bundles each norm
+// with its dual and its map as one object, which the optimizers are built from.
 #pragma once
 
 #include <ATen/ATen.h>
 
-#include <functional>
-#include <string>
-#include <vector>
+#include "steepest/linalg/cost.h"
 
 namespace steepest {
 
@@ -28,19 +28,26 @@ at::Tensor dualize_linf(const at::Tensor& G);
 // Spectral ℓ2→ℓ2 (σ_max); dual nuclear Σσᵢ; dualize U Vᵀ by exact SVD (Muon).
 at::Tensor spectral_norm(const at::Tensor& W);
 at::Tensor nuclear_norm(const at::Tensor& G);
-at::Tensor dualize_spectral(const at::Tensor& G);
+at::Tensor dualize_spectral(const at::Tensor& G, Cost* cost = nullptr);
 
 // RMS→RMS operator norm √(n_in/n_out)·σ_max; dual √(n_out/n_in)·Σσᵢ;
 // dualize √(n_out/n_in)·U Vᵀ (Muon with "spectral" scaling).
 at::Tensor rms_rms_norm(const at::Tensor& W);
 at::Tensor rms_rms_dual_norm(const at::Tensor& G);
-at::Tensor dualize_rms_rms(const at::Tensor& G);
+at::Tensor dualize_rms_rms(const at::Tensor& G, Cost* cost = nullptr);
 
 // Row-wise ℓ2 (max row norm, the ℓ2→ℓ∞ operator norm); dual Σ row norms;
 // dualize: each row over its ℓ2 norm (RMNP).
 at::Tensor row_l2_norm(const at::Tensor& W);
 at::Tensor row_l2_dual_norm(const at::Tensor& G);
 at::Tensor dualize_row_l2(const at::Tensor& G);
+
+// Row-wise RMS (max over rows of ‖row‖₂/√n_in, the modular norm of an embedding
+// whose rows are the vectors); dual √n_in·Σ row norms; dualize: each row to
+// length √n_in (modula's Embed).
+at::Tensor row_rms_norm(const at::Tensor& W);
+at::Tensor row_rms_dual_norm(const at::Tensor& G);
+at::Tensor dualize_row_rms(const at::Tensor& G);
 
 // Column-wise ℓ2 (max column norm, the ℓ1→ℓ2 operator norm); dual Σ column
 // norms; dualize: each column over its ℓ2 norm (embedding normalization).
@@ -52,24 +59,6 @@ at::Tensor dualize_col_l2(const at::Tensor& G);
 // dualize U Σ^{1/(q−1)} Vᵀ / ‖Σ^{1/(q−1)}‖_q (HTMuon with p = 1/(q−1)).
 at::Tensor schatten_norm(const at::Tensor& W, double q);
 at::Tensor schatten_dual_norm(const at::Tensor& G, double q);
-at::Tensor dualize_schatten(const at::Tensor& G, double q);
-
-// A norm bundled with its dual and duality map, so tools and tests can walk
-// every geometry the same way.
-struct DualityMap {
-  std::string name;       // "frobenius", "linf", "spectral", "rms-rms", "row-l2", "col-l2",
-                          // "schatten-<q>"
-  std::string optimizer;  // the optimizer it yields
-  std::function<at::Tensor(const at::Tensor&)> norm;
-  std::function<at::Tensor(const at::Tensor&)> dual_norm;
-  std::function<at::Tensor(const at::Tensor&)> dualize;
-};
-
-// Every duality map, Schatten-q with the given q (default 9: HTMuon's p = 1/8).
-std::vector<DualityMap> duality_maps(double schatten_q = 9.0);
-
-// One by name (as in DualityMap::name; "schatten" takes schatten_q).
-// Throws std::invalid_argument listing the names for an unknown one.
-DualityMap duality_map(const std::string& name, double schatten_q = 9.0);
+at::Tensor dualize_schatten(const at::Tensor& G, double q, Cost* cost = nullptr);
 
 }  // namespace steepest

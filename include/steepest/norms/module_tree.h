@@ -23,6 +23,8 @@
 #include <string>
 #include <vector>
 
+#include "steepest/norms/norm.h"
+
 namespace steepest {
 
 // The norm an atom measures its weight in; each has a duality map of unit norm.
@@ -32,6 +34,9 @@ enum class AtomNorm {
   Gain,    // any shape: max |entry| (ℓ∞); dualize sign(G) (our choice for gains and biases)
 };
 std::string atom_norm_name(AtomNorm norm);  // "linear", "embed", "gain"
+// The norm object of an atom kind (norm.h): rms-rms, row-rms, linf. Its dualize()
+// is the atom's optimizer step (the modular optimizer calls it with msign).
+const Norm& atom_norm_map(AtomNorm norm);
 
 // ‖W‖ₐ of one atom's weight (or update), a 0-d double tensor.
 at::Tensor atom_norm(AtomNorm norm, const at::Tensor& W);

@@ -1,5 +1,6 @@
 // Modular steepest descent in practice: Muon for hidden matrices, AdamW for
-// embeddings, the output head and every ≤1-D parameter, behind one step().
+// embeddings, the output head and every ≤1-D parameter, behind one step():
+// a routing rule that builds a two-part CompositeOptimizer.
 #pragma once
 
 #include <torch/nn/module.h>
@@ -10,9 +11,17 @@
 #include <string>
 #include <vector>
 
+#include "steepest/optim/composite.h"
 #include "steepest/optim/muon.h"
 
 namespace steepest {
+
+// Parameter names the routing rules treat as embeddings and as the output head
+// (ECMAScript, searched in the name): the hybrid sends them to AdamW, the
+// modular optimizer's flat tree makes the embeddings Embed atoms.
+inline const char* const kEmbeddingNamePattern =
+    R"((^|\.)(embed|embedding|embeddings|wte|wpe|tok_emb|pos_emb)(\.|$))";
+inline const char* const kHeadNamePattern = R"((^|\.)(head|lm_head)(\.|$))";
 
 struct HybridOptions {
   // The hidden matrices' optimizer: Muon with these options, unless
@@ -31,59 +40,29 @@ struct HybridOptions {
   // ECMAScript regexes searched in the parameter name: a ≥2-D parameter that
   // matches goes to AdamW. Parameters of torch::nn::Embedding modules go to
   // AdamW whatever their name.
-  std::vector<std::string> adamw_patterns = {
-      R"((^|\.)(embed|embedding|embeddings|wte|wpe|tok_emb|pos_emb)(\.|$))",
-      R"((^|\.)(head|lm_head)(\.|$))"};
+  std::vector<std::string> adamw_patterns = {kEmbeddingNamePattern, kHeadNamePattern};
   // A name matching one of these goes to Muon even if it matched above (≥2-D only).
   std::vector<std::string> muon_patterns = {};
 };
 
-// Where one parameter went and why.
-struct ParameterRoute {
-  std::string name;
-  std::vector<int64_t> shape;
-  std::string optimizer;  // the matrix optimizer's kind() ("muon", "htmuon", …) | "adamw"
-  double lr = 0.0;
-  double scale = 1.0;  // Muon's shape scale; 1 for AdamW
-  std::string reason;  // "hidden matrix", "1-D", "embedding module", "name pattern …"
-};
-
-class HybridOptimizer {
+// The hybrid as a CompositeOptimizer of two parts ("muon": the matrix
+// optimizer, "adamw"); checkpoints hold kind "hybrid" and those sub-archives.
+class HybridOptimizer : public CompositeOptimizer {
  public:
   explicit HybridOptimizer(const torch::nn::Module& module, HybridOptions options = {});
   explicit HybridOptimizer(const std::vector<NamedParameter>& params, HybridOptions options = {});
 
-  // Checks every gradient first (a NaN/Inf raises c10::Error naming the
-  // parameter, and nothing is updated), then steps Muon and AdamW.
-  void step();
-  void zero_grad();
-
-  // Multiplies every group's base learning rate by `factor` (LR schedules).
-  void set_lr_factor(double factor);
-
-  void save(torch::serialize::OutputArchive& archive) const;
-  void load(torch::serialize::InputArchive& archive);
-
-  const std::vector<ParameterRoute>& routes() const { return routes_; }
-  // A fixed-width table: parameter, shape, optimizer, lr, scale, reason.
-  std::string table() const;
-
   // The hidden matrices' optimizer (nullptr if none); muon() if it is a Muon.
-  NamedOptimizer* matrix() { return matrix_.get(); }
-  Muon* muon() { return dynamic_cast<Muon*>(matrix_.get()); }
-  torch::optim::AdamW* adamw() { return adamw_.get(); }
-  Cost last_step_cost() const;
-  int64_t state_bytes() const;
+  NamedOptimizer* matrix() { return matrix_; }
+  Muon* muon() { return dynamic_cast<Muon*>(matrix_); }
+  torch::optim::AdamW* adamw() { return adamw_; }
 
  private:
   void build(const std::vector<NamedParameter>& params, const std::vector<bool>& is_embedding);
 
   HybridOptions options_;
-  std::vector<ParameterRoute> routes_;
-  std::vector<NamedParameter> params_;
-  std::unique_ptr<NamedOptimizer> matrix_;
-  std::unique_ptr<torch::optim::AdamW> adamw_;
-  double base_muon_lr_ = 0.0, base_adamw_lr_ = 0.0;
+  NamedOptimizer* matrix_ = nullptr;
+  torch::optim::AdamW* adamw_ = nullptr;
 };
 
 }  // namespace steepest

@@ -1,6 +1,7 @@
 // Everything a trainer needs from "the optimizer of a model", whichever one it
-// is: a single optimizer over all parameters (adamw, sgd, signsgd, lion) or
-// the hybrid (muon: Muon for hidden matrices, AdamW for the rest).
+// is, built from its registry name: a CompositeOptimizer whose parts are the
+// hybrid's (a hidden-matrix optimizer's row: that optimizer for hidden
+// matrices, AdamW for the rest) or one optimizer over every parameter.
 #pragma once
 
 #include <torch/nn/module.h>
@@ -39,29 +40,27 @@ class ModelOptimizer {
  public:
   ModelOptimizer(const torch::nn::Module& model, const ModelOptimizerOptions& options);
 
-  void zero_grad();
-  void step();
+  void zero_grad() { impl_->zero_grad(); }
+  void step() { impl_->step(); }
   // Sets every group's learning rate to its base value × factor (LR schedules).
-  void set_lr_factor(double factor);
-  // The learning rate of the first group at the current factor (for logs).
-  double lr() const;
+  void set_lr_factor(double factor) { impl_->set_lr_factor(factor); }
+  // The learning rate of the first part (the hidden matrices' for hybrids).
+  double lr() const { return impl_->lr(); }
 
+  // The archive holds "name" (checked on load) and the composite's state.
   void save(torch::serialize::OutputArchive& archive) const;
   void load(torch::serialize::InputArchive& archive);
 
-  Cost last_step_cost() const;
-  int64_t state_bytes() const;
-  // One line per parameter: where it went (table of the hybrid, or a summary).
-  std::string table() const;
+  Cost last_step_cost() const { return impl_->last_step_cost(); }
+  int64_t state_bytes() const { return impl_->state_bytes(); }
+  // One line per parameter (or per atom, for modular): where it went.
+  std::string table() const { return impl_->table(); }
   const std::string& name() const { return options_.name; }
+  CompositeOptimizer& composite() { return *impl_; }
 
  private:
   ModelOptimizerOptions options_;
-  std::unique_ptr<HybridOptimizer> hybrid_;
-  std::unique_ptr<torch::optim::Optimizer> single_;
-  std::vector<std::pair<std::string, std::vector<int64_t>>> single_params_;
-  std::vector<double> base_lrs_;
-  double factor_ = 1.0;
+  std::unique_ptr<CompositeOptimizer> impl_;
 };
 
 }  // namespace steepest

@@ -51,7 +51,7 @@ class Modular : public NamedOptimizer {
   const std::vector<AtomShare>& shares() const { return shares_; }
   // One line per atom: name, shape, norm, mass, multiplier, η·multiplier; and
   // the tree's total mass and sensitivity.
-  std::string table() const;
+  std::string table() const override;
 
  private:
   Module tree_;
@@ -60,8 +60,8 @@ class Modular : public NamedOptimizer {
 };
 
 // A tree for any parameter list when no architecture is given: a tuple of one
-// atom per parameter, mass 1 each — Embed for ≥2-D names with an embedding
-// component (embed, embedding, wte, wpe, tok_emb), Linear for other ≥2-D,
+// atom per parameter, mass 1 each — Embed for ≥2-D names matching
+// kEmbeddingNamePattern (hybrid.h: embed, wte, wpe, tok_emb, pos_emb, …), Linear for other ≥2-D,
 // Gain for 1-D. So every parameter gets η/n; describe the model for more.
 Module flat_module_tree(const std::vector<NamedParameter>& params);
 

@@ -22,10 +22,11 @@ enum class MuonScale {
   Original,       // max(1, m/n)^½ — KellerJordan/Muon
   Spectral,       // √(m/n) — RMS→RMS steepest descent (Bernstein, "Deriving Muon")
   MatchRmsAdamW,  // 0.2·√max(m, n) — Moonlight ("Muon is Scalable for LLM Training")
+  None,           // 1 — the norm's own map sets the size (steepest-<norm> optimizers)
 };
 double muon_scale(MuonScale rule, int64_t m, int64_t n);
 MuonScale muon_scale_from_name(
-    const std::string& name);  // "original" | "spectral" | "match_rms_adamw"
+    const std::string& name);  // "original" | "spectral" | "match_rms_adamw" | "none"
 std::string muon_scale_name(MuonScale rule);
 
 using NsStepsMap = std::vector<std::pair<std::string, int>>;  // (name regex, NS steps)

@@ -48,6 +48,10 @@ class NamedOptimizer : public torch::optim::Optimizer {
   void save(torch::serialize::OutputArchive& archive) const override;
   void load(torch::serialize::InputArchive& archive) override;
 
+  // Its own routing table for logs (the modular optimizer's per-atom shares);
+  // empty: the caller's table of parameters is enough.
+  virtual std::string table() const { return {}; }
+
   // Whether step() checks gradients for NaN/Inf (default on; one pass over each
   // gradient). A non-finite gradient raises c10::Error naming the parameter and
   // leaves every parameter and buffer untouched.

@@ -6,6 +6,7 @@
 #include <torch/optim/optimizer.h>
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <string>
@@ -23,6 +24,25 @@ struct Hyperparameter {
   std::string help;
 };
 
+// What a registry row's factory gets: the parameters and the resolved
+// hyperparameters (the row's defaults with overrides applied).
+struct OptimizerArgs {
+  const std::vector<NamedParameter>& params;
+  double lr;                // resolved: the override, or the row's default
+  const nlohmann::json& h;  // every hyperparameter of the row, resolved
+  int64_t total_steps;      // run length (0: unknown)
+  double weight_decay;
+  const Module& tree;  // the model's module tree (modular), may be null
+
+  double num(const char* key) const { return h.at(key).get<double>(); }
+  int integer(const char* key) const { return h.at(key).get<int>(); }
+  std::string str(const char* key) const { return h.at(key).get<std::string>(); }
+  bool flag(const char* key) const { return h.at(key).get<bool>(); }
+};
+using OptimizerFactory =
+    std::function<std::unique_ptr<torch::optim::Optimizer>(const OptimizerArgs&)>;
+
+// One row per optimizer: its defaults (stated only here) and its factory beside them.
 struct OptimizerInfo {
   std::string name;     // CLI / config name
   std::string norm;     // the geometry it descends in
@@ -33,11 +53,15 @@ struct OptimizerInfo {
   // True for the Muon family and the Stiefel optimizers: on a model they get
   // the hidden matrices, and AdamW the embeddings, head and ≤1-D parameters.
   bool hidden_matrices = false;
+  OptimizerFactory make;
 
   // "lr=0.02 momentum=0.95 …" from lr and hyper.
   std::string defaults() const;
 };
 
+// Every row: the hand-written ones, then "steepest-<norm>" for each
+// norm_entries() entry (DualizeRule over that norm: registering a norm yields
+// an optimizer).
 const std::vector<OptimizerInfo>& optimizer_infos();
 // The entry for `name`; throws std::invalid_argument listing the names.
 const OptimizerInfo& optimizer_info(const std::string& name);

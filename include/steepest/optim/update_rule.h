@@ -1,10 +1,13 @@
 // What a Muon-family optimizer does between momentum and the weight update:
 // the map from the momentum M of a hidden matrix to its update direction O.
-// Muon's own rule is O = msign(M); the variants shape the spectrum (HTMuon,
-// DynMuon, MuCon, Contra-Muon, Freon, Kaon), normalize rows (RMNP), adapt
+// Where the rule is a duality map (Muon's msign, RMNP's row normalization, any
+// norm of norms/norm.h) it is a DualizeRule over that Norm; the other variants
+// shape the spectrum (HTMuon, DynMuon, MuCon, Contra-Muon, Freon, Kaon), adapt
 // per neuron or entry (NorMuon, AdaMuon) or go low-rank (Dion). The
 // optimizer (steepest::Muon) owns momentum, weight decay, the shape scale and
 // the step; a rule only maps M to O and may keep per-parameter buffers.
+// Constructors take every hyperparameter: the defaults live in one place, the
+// optimizer's registry row (registry.cpp).
 #pragma once
 
 #include <ATen/ATen.h>
@@ -15,6 +18,7 @@
 
 #include "steepest/linalg/cost.h"
 #include "steepest/linalg/orthogonalizer.h"
+#include "steepest/norms/norm.h"
 #include "steepest/optim/named_optimizer.h"
 
 namespace steepest {
@@ -54,15 +58,20 @@ class UpdateRule {
   virtual std::string describe() const { return name(); }
 };
 
-// Muon: O = msign(M) by the layer's orthogonalizer.
-class MsignRule : public UpdateRule {
+// Steepest descent in a norm: O = norm.dualize(M), with msign (where the map
+// needs U Vᵀ) from the layer's orthogonalizer. Muon is the spectral norm's rule,
+// RMNP the row-ℓ2 norm's, and every norm_entries() entry is "steepest-<name>".
+class DualizeRule : public UpdateRule {
  public:
-  explicit MsignRule(std::string name = "muon") : name_(std::move(name)) {}
+  DualizeRule(NormPtr norm, std::string name);
   std::string name() const override { return name_; }
   at::Tensor direction(const RuleBatch& batch, Cost* cost) const override;
   Cost cost(int64_t m, int64_t n, int64_t step, const Orthogonalizer& ortho) const override;
+  std::string describe() const override;
+  const Norm& norm() const { return *norm_; }
 
  private:
+  NormPtr norm_;
   std::string name_;
 };
 
@@ -73,8 +82,7 @@ class MsignRule : public UpdateRule {
 //   update's size then follows ‖M‖^p), for "svd" and "ns".
 class HtMuonRule : public UpdateRule {
  public:
-  HtMuonRule(double p = 0.125, std::string mode = "svd", int interval = 10, int sqrt_steps = 12,
-             bool normalize = true);
+  HtMuonRule(double p, std::string mode, int interval, int sqrt_steps, bool normalize);
   std::string name() const override { return "htmuon"; }
   at::Tensor direction(const RuleBatch& batch, Cost* cost) const override;
   Cost cost(int64_t m, int64_t n, int64_t step, const Orthogonalizer& ortho) const override;
@@ -98,8 +106,8 @@ class HtMuonRule : public UpdateRule {
 // "taylor" and "staged" take msign from the layer's orthogonalizer.
 class DynMuonRule : public UpdateRule {
  public:
-  DynMuonRule(int64_t total_steps, double p_max = 1.0, double p_min = -0.25, double tau = 0.04,
-              double w = 0.04, std::string mode = "svd");
+  DynMuonRule(int64_t total_steps, double p_max, double p_min, double tau, double w,
+              std::string mode);
   std::string name() const override { return "dynmuon"; }
   at::Tensor direction(const RuleBatch& batch, Cost* cost) const override;
   Cost cost(int64_t m, int64_t n, int64_t step, const Orthogonalizer& ortho) const override;
@@ -116,7 +124,7 @@ class DynMuonRule : public UpdateRule {
 // or "msign" (the SVD-free formula, both msign by the layer's orthogonalizer).
 class MuConRule : public UpdateRule {
  public:
-  MuConRule(double tau = 1.0, std::string mode = "svd");
+  MuConRule(double tau, std::string mode);
   std::string name() const override { return "mucon"; }
   at::Tensor direction(const RuleBatch& batch, Cost* cost) const override;
   Cost cost(int64_t m, int64_t n, int64_t step, const Orthogonalizer& ortho) const override;
@@ -136,8 +144,8 @@ class MuConRule : public UpdateRule {
 //   floor > 0: if ‖scale·U‖_F < floor·‖W‖_F, U is scaled up to that (needs W).
 class ContraMuonRule : public UpdateRule {
  public:
-  ContraMuonRule(double kappa = 0.4, int power_iters = 5, std::string mode = "ns",
-                 double beta2 = 0.0, double floor = 0.0, std::string name = "contra-muon");
+  ContraMuonRule(double kappa, int power_iters, std::string mode, double beta2, double floor,
+                 std::string name);
   std::string name() const override { return name_; }
   at::Tensor direction(const RuleBatch& batch, Cost* cost) const override;
   Cost cost(int64_t m, int64_t n, int64_t step, const Orthogonalizer& ortho) const override;
@@ -156,7 +164,7 @@ class ContraMuonRule : public UpdateRule {
 // exact SVD, at the norm of U Vᵀ.
 class FreonRule : public UpdateRule {
  public:
-  explicit FreonRule(double c = 0.75);
+  explicit FreonRule(double c);
   std::string name() const override { return "freon"; }
   at::Tensor direction(const RuleBatch& batch, Cost* cost) const override;
   Cost cost(int64_t m, int64_t n, int64_t step, const Orthogonalizer& ortho) const override;
@@ -169,7 +177,7 @@ class FreonRule : public UpdateRule {
 // Kaon: the chaotic iteration kaon(M, steps) (keeps U, V; scrambles Σ in [0, 1]).
 class KaonRule : public UpdateRule {
  public:
-  explicit KaonRule(int steps = 5);
+  explicit KaonRule(int steps);
   std::string name() const override { return "kaon"; }
   at::Tensor direction(const RuleBatch& batch, Cost* cost) const override;
   Cost cost(int64_t m, int64_t n, int64_t step, const Orthogonalizer& ortho) const override;
@@ -179,20 +187,11 @@ class KaonRule : public UpdateRule {
   int steps_;
 };
 
-// RMNP (ICML 2026): each row (output neuron) of M over its ℓ2 norm; no GEMMs.
-// Scaled by √max(1, m/n) (Muon's original rule).
-class RmnpRule : public UpdateRule {
- public:
-  std::string name() const override { return "rmnp"; }
-  at::Tensor direction(const RuleBatch& batch, Cost* cost) const override;
-  Cost cost(int64_t m, int64_t n, int64_t step, const Orthogonalizer& ortho) const override;
-};
-
 // NorMuon: O = msign(M); v ← β₂v + (1−β₂)·mean_row(O²) (one value per output
 // neuron, buffer "row_second_moment"); O ← O/(√v + eps), rescaled to ‖msign(M)‖_F.
 class NorMuonRule : public UpdateRule {
  public:
-  explicit NorMuonRule(double beta2 = 0.95, double eps = 1e-8);
+  NorMuonRule(double beta2, double eps);
   std::string name() const override { return "normuon"; }
   at::Tensor direction(const RuleBatch& batch, Cost* cost) const override;
   Cost cost(int64_t m, int64_t n, int64_t step, const Orthogonalizer& ortho) const override;
@@ -207,7 +206,7 @@ class NorMuonRule : public UpdateRule {
 // typical update RMS) — the scale is that RMS, not Muon's shape rule.
 class AdaMuonRule : public UpdateRule {
  public:
-  AdaMuonRule(double beta2 = 0.95, double eps = 1e-8, double rms = 0.2);
+  AdaMuonRule(double beta2, double eps, double rms);
   std::string name() const override { return "adamuon"; }
   at::Tensor direction(const RuleBatch& batch, Cost* cost) const override;
   Cost cost(int64_t m, int64_t n, int64_t step, const Orthogonalizer& ortho) const override;
@@ -225,7 +224,7 @@ class AdaMuonRule : public UpdateRule {
 // rank 0 → max(1, round(rank_fraction·min(m, n))).
 class DionRule : public UpdateRule {
  public:
-  DionRule(int64_t rank = 0, double rank_fraction = 0.25);
+  DionRule(int64_t rank, double rank_fraction);
   std::string name() const override { return "dion"; }
   at::Tensor direction(const RuleBatch& batch, Cost* cost) const override;
   Cost cost(int64_t m, int64_t n, int64_t step, const Orthogonalizer& ortho) const override;

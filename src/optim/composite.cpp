@@ -1,0 +1,145 @@
+#include "steepest/optim/composite.h"
+
+#include <c10/util/Exception.h>
+#include <torch/serialize/input-archive.h>
+#include <torch/serialize/output-archive.h>
+
+#include <cstdio>
+
+#include "optim/gradient_checks.h"
+#include "optim/state_bytes.h"
+#include "steepest/compat.h"
+
+namespace steepest {
+namespace {
+
+std::string shape_string(const std::vector<int64_t>& s) {
+  std::string out;
+  for (size_t i = 0; i < s.size(); ++i) out += (i ? "x" : "") + std::to_string(s[i]);
+  return out.empty() ? "scalar" : out;
+}
+
+}  // namespace
+
+CompositeOptimizer::CompositeOptimizer(std::vector<OptimizerPart> parts,
+                                       std::vector<ParameterRoute> routes, std::string archive_kind,
+                                       bool check_finite, std::vector<NamedParameter> checked) {
+  init(std::move(parts), std::move(routes), std::move(archive_kind), check_finite,
+       std::move(checked));
+}
+
+void CompositeOptimizer::init(std::vector<OptimizerPart> parts, std::vector<ParameterRoute> routes,
+                              std::string archive_kind, bool check_finite,
+                              std::vector<NamedParameter> checked) {
+  TORCH_CHECK(!parts.empty(), "CompositeOptimizer: no parts (the model has no parameters?)");
+  TORCH_CHECK(!archive_kind.empty() || parts.size() == 1, "CompositeOptimizer: ", parts.size(),
+              " parts need an archive kind");
+  parts_ = std::move(parts);
+  routes_ = std::move(routes);
+  archive_kind_ = std::move(archive_kind);
+  check_finite_ = check_finite;
+  checked_ = std::move(checked);
+  for (auto& part : parts_) {
+    TORCH_CHECK(part.optimizer != nullptr, "CompositeOptimizer: part '", part.key, "' is null");
+    if (check_finite_)
+      if (auto* named = dynamic_cast<NamedOptimizer*>(part.optimizer.get()))
+        named->set_check_finite(false);  // step() checks every parameter once, up front
+    std::vector<double> lrs;
+    for (const auto& g : part.optimizer->param_groups()) lrs.push_back(g.options().get_lr());
+    base_lrs_.push_back(std::move(lrs));
+  }
+}
+
+void CompositeOptimizer::step() {
+  if (check_finite_)
+    for (const auto& [name, p] : checked_)
+      if (p.grad().defined()) detail::check_finite_gradient(p.grad(), "optimizer", name, p.sizes());
+  for (auto& part : parts_) part.optimizer->step();
+}
+
+void CompositeOptimizer::zero_grad() {
+  for (auto& part : parts_) compat::zero_grad(*part.optimizer);
+}
+
+void CompositeOptimizer::set_lr_factor(double factor) {
+  factor_ = factor;
+  for (size_t i = 0; i < parts_.size(); ++i) {
+    auto& groups = parts_[i].optimizer->param_groups();
+    for (size_t g = 0; g < groups.size() && g < base_lrs_[i].size(); ++g)
+      groups[g].options().set_lr(base_lrs_[i][g] * factor);
+  }
+}
+
+double CompositeOptimizer::lr() const {
+  return base_lrs_.front().front() * factor_;
+}
+
+void CompositeOptimizer::save(torch::serialize::OutputArchive& archive) const {
+  if (archive_kind_.empty()) return parts_.front().optimizer->save(archive);
+  archive.write("kind", c10::IValue(archive_kind_));
+  for (const auto& part : parts_) {
+    torch::serialize::OutputArchive sub(archive.compilation_unit());
+    part.optimizer->save(sub);
+    archive.write(part.key, sub);
+  }
+}
+
+void CompositeOptimizer::load(torch::serialize::InputArchive& archive) {
+  if (archive_kind_.empty()) {
+    parts_.front().optimizer->load(archive);
+  } else {
+    c10::IValue kind;
+    archive.read("kind", kind);
+    TORCH_CHECK(kind.toStringRef() == archive_kind_, "checkpoint holds '", kind.toStringRef(),
+                "' optimizer state, expected '", archive_kind_, "'");
+    // Every part's state must be present before any is touched.
+    std::vector<torch::serialize::InputArchive> subs(parts_.size());
+    for (size_t i = 0; i < parts_.size(); ++i) {
+      const auto* named = dynamic_cast<const NamedOptimizer*>(parts_[i].optimizer.get());
+      TORCH_CHECK(archive.try_read(parts_[i].key, subs[i]), archive_kind_,
+                  " checkpoint has no state for its '", parts_[i].key,
+                  "' part, but this model routes "
+                  "parameters to ",
+                  named ? named->kind() : parts_[i].key);
+    }
+    for (size_t i = 0; i < parts_.size(); ++i) parts_[i].optimizer->load(subs[i]);
+  }
+  set_lr_factor(factor_);
+}
+
+Cost CompositeOptimizer::last_step_cost() const {
+  Cost total;
+  for (const auto& part : parts_)
+    if (const auto* named = dynamic_cast<const NamedOptimizer*>(part.optimizer.get()))
+      total += named->last_step_cost();
+  return total;
+}
+
+int64_t CompositeOptimizer::state_bytes() const {
+  int64_t bytes = 0;
+  for (const auto& part : parts_) {
+    const auto* named = dynamic_cast<const NamedOptimizer*>(part.optimizer.get());
+    bytes += named ? named->state_bytes() : detail::libtorch_state_bytes(*part.optimizer);
+  }
+  return bytes;
+}
+
+std::string CompositeOptimizer::table() const {
+  if (parts_.size() == 1)
+    if (const auto* named = dynamic_cast<const NamedOptimizer*>(parts_.front().optimizer.get()))
+      if (std::string own = named->table(); !own.empty()) return own;
+  std::string out;
+  char line[512];
+  std::snprintf(line, sizeof(line), "%-40s %-14s %-16s %-9s %-7s %s\n", "parameter", "shape",
+                "optim", "lr", "scale", "why");
+  out += line;
+  for (const auto& r : routes_) {
+    std::snprintf(line, sizeof(line), "%-40s %-14s %-16s %-9.3g %-7.3g %s\n", r.name.c_str(),
+                  shape_string(r.shape).c_str(), r.optimizer.c_str(), r.lr, r.scale,
+                  r.reason.c_str());
+    out += line;
+  }
+  return out;
+}
+
+}  // namespace steepest
