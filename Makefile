@@ -3,7 +3,7 @@ BUILD      ?= build
 JOBS       ?= $(shell nproc)
 THREADS    ?= $(shell nproc)
 APT_PACKAGES := cmake g++ make libtorch-dev libopenblas-dev libgtest-dev libbenchmark-dev \
-                libcli11-dev nlohmann-json3-dev libfmt-dev bible-kjv zlib1g-dev chromium
+                libcli11-dev nlohmann-json3-dev libfmt-dev bible-kjv zlib1g-dev chromium libgloo-dev
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 .PHONY: deps build test run demo bench format clean

@@ -1,11 +1,16 @@
 // `steepest train`: flags generated from TrainConfig, --config files, resume.
+#include <unistd.h>
+
+#include <chrono>
 #include <filesystem>
+#include <fstream>
 #include <iostream>
 #include <map>
 
 #include "commands.h"
 #include "steepest/train/checkpoint.h"
 #include "steepest/train/config.h"
+#include "steepest/train/distributed.h"
 #include "steepest/train/trainer.h"
 
 namespace steepest::app {
@@ -14,6 +19,7 @@ namespace {
 struct TrainArgs {
   std::string config_file, resume;
   bool overwrite = false, print_config = false;
+  int nproc = 0;                              // > 0: start that many local ranks
   std::map<std::string, std::string> values;  // config key → flag text, for flags given
   std::map<std::string, CLI::Option*> options;
   std::vector<std::string> opt;  // --opt KEY=VALUE
@@ -79,6 +85,10 @@ void add_train_command(CLI::App& app) {
                   "continue a run: its directory (latest checkpoint) or a checkpoint file");
   cmd->add_flag("--overwrite", args->overwrite, "replace an existing run in --out");
   cmd->add_flag("--print-config", args->print_config, "print the resolved config and exit");
+  cmd->add_option("--nproc", args->nproc,
+                  "start N local data-parallel ranks (c10d Gloo on 127.0.0.1); --batch stays "
+                  "the global batch. Multi-machine: run one process per rank under torchrun's "
+                  "RANK/WORLD_SIZE/MASTER_ADDR/MASTER_PORT instead");
   const auto defaults = to_json(TrainConfig{});
   cmd->add_option("--opt", args->opt,
                   "optimizer hyperparameter KEY=VALUE, repeatable; `steepest optimizers` lists "
@@ -132,10 +142,34 @@ void add_train_command(CLI::App& app) {
       std::cout << to_json(cfg).dump(2) << std::endl;
       return;
     }
+    if (args->nproc > 0) {
+      if (dist_env_from_environment().active())
+        throw std::invalid_argument(
+            "--nproc starts its own ranks; this process already is one (RANK/WORLD_SIZE are "
+            "set). Use either --nproc or torchrun's variables");
+      // Every rank gets the resolved config, so all of them run the same one.
+      const auto file = std::filesystem::temp_directory_path() /
+                        ("steepest-launch-" + std::to_string(::getpid()) + ".json");
+      {
+        std::ofstream f(file);
+        f << to_json(cfg).dump(2);
+        if (!f) throw std::runtime_error("--nproc: cannot write '" + file.string() + "'");
+      }
+      std::vector<std::string> argv = {std::filesystem::read_symlink("/proc/self/exe").string(),
+                                       "train", "--config", file.string()};
+      if (args->overwrite) argv.push_back("--overwrite");
+      if (!checkpoint.empty()) argv.insert(argv.end(), {"--resume", checkpoint});
+      const int rc = launch_local_ranks(args->nproc, argv, std::chrono::seconds(cfg.dist_timeout));
+      std::filesystem::remove(file);
+      if (rc != 0)
+        throw std::runtime_error("distributed run failed (see the rank's message above)");
+      return;
+    }
     TrainRunOptions ro;
     ro.overwrite = args->overwrite;
     ro.resume = checkpoint;
     const auto summary = train(cfg, ro);
+    if (dist_env_from_environment().rank != 0) return;  // rank 0 reports
     std::cout << "\nval loss by step:";
     for (const auto& [s, v] : summary.val_curve) std::cout << "  " << s << ": " << v;
     std::printf(

@@ -7,6 +7,8 @@
 #include <set>
 #include <unordered_map>
 
+#include "steepest/optim/sharded.h"
+
 namespace steepest {
 namespace {
 
@@ -116,7 +118,13 @@ void HybridOptimizer::build(const std::vector<NamedParameter>& params,
     matrix_lr = matrix->param_groups().front().options().get_lr();
     parts.push_back({"muon", std::move(matrix)});
   }
-  const auto* as_muon = dynamic_cast<const Muon*>(matrix_);
+  // A sharded matrix optimizer (data-parallel runs) wraps the real one.
+  auto* sharded = dynamic_cast<ShardedOptimizer*>(matrix_);
+  const auto* as_muon = dynamic_cast<const Muon*>(sharded ? &sharded->inner() : matrix_);
+  std::unordered_map<const void*, int> owner;
+  if (sharded)
+    for (size_t k = 0; k < to_muon.size(); ++k)
+      owner[to_muon[k].second.unsafeGetTensorImpl()] = sharded->owners()[k];
   for (size_t i = 0; i < routes.size(); ++i) {
     auto& r = routes[i];
     const auto& p = params[i].second;
@@ -127,6 +135,8 @@ void HybridOptimizer::build(const std::vector<NamedParameter>& params,
       if (as_muon != nullptr)
         r.scale = step_scale(static_cast<const MuonOptions&>(as_muon->defaults()), p.size(0),
                              p.numel() / p.size(0));
+      if (sharded && primary_of[i] == i)
+        r.reason += ", owner rank " + std::to_string(owner.at(p.unsafeGetTensorImpl()));
     } else {
       r.lr = options_.adamw.lr();
     }

@@ -3,6 +3,7 @@
 #include <c10/util/Exception.h>
 
 #include "steepest/optim/registry.h"
+#include "steepest/optim/sharded.h"
 
 namespace steepest {
 
@@ -22,9 +23,21 @@ ModelOptimizer::ModelOptimizer(const torch::nn::Module& model, const ModelOptimi
   if (info.hidden_matrices) {
     HybridOptions h;
     if (options.adamw_lr >= 0) h.adamw.lr(options.adamw_lr);
-    h.matrix_optimizer = [options, opt](const std::vector<NamedParameter>& params) {
-      return make_matrix_optimizer(options.name, params, options.lr, opt, options.total_steps,
-                                   options.weight_decay);
+    h.matrix_optimizer =
+        [options,
+         opt](const std::vector<NamedParameter>& params) -> std::unique_ptr<NamedOptimizer> {
+      auto inner = make_matrix_optimizer(options.name, params, options.lr, opt, options.total_steps,
+                                         options.weight_decay);
+      if (!options.collectives || options.collectives->world_size() == 1) return inner;
+      // Owners balanced by each matrix's predicted step cost.
+      std::vector<double> costs;
+      const auto* muon = dynamic_cast<const Muon*>(inner.get());
+      for (const auto& [name, p] : params) {
+        const int64_t m = p.size(0), n = p.numel() / p.size(0);
+        costs.push_back(muon != nullptr ? muon->predicted_cost(m, n).total_flops()
+                                        : double(m) * double(n) * double(std::min(m, n)));
+      }
+      return std::make_unique<ShardedOptimizer>(std::move(inner), options.collectives, costs);
     };
     impl_ = std::make_unique<HybridOptimizer>(model, h);
     return;

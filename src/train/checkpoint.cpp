@@ -14,7 +14,7 @@ namespace fs = std::filesystem;
 
 void save_checkpoint(const std::string& path, const torch::nn::Module& model,
                      const ModelOptimizer& optimizer, const TrainConfig& config,
-                     const TrainState& state) {
+                     const TrainState& state, bool write_file) {
   torch::serialize::OutputArchive archive;
   torch::serialize::OutputArchive model_archive(archive.compilation_unit());
   model.save(model_archive);
@@ -29,6 +29,7 @@ void save_checkpoint(const std::string& path, const torch::nn::Module& model,
   archive.write("wall_seconds", c10::IValue(state.wall_seconds));
   archive.write("tokens", c10::IValue(state.tokens));
   archive.write("rng_state", at::detail::getDefaultCPUGenerator().get_state(), /*is_buffer=*/true);
+  if (!write_file) return;
   const std::string tmp = path + ".tmp";
   try {
     archive.save_to(tmp);

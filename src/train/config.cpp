@@ -12,15 +12,16 @@
 namespace steepest {
 
 // Field list: one line per key, used by both directions of the conversion.
-#define STEEPEST_TRAIN_CONFIG_FIELDS(X)                                                         \
-  X(train)                                                                                      \
-  X(val)                                                                                        \
-  X(vocab_size)                                                                                 \
-  X(n_layer)                                                                                    \
-  X(n_head) X(n_embd) X(ctx) X(softcap) X(residual_mixing) X(attn_1_over_d) X(orthogonal_init)  \
-      X(batch) X(steps) X(optimizer) X(lr) X(adamw_lr) X(weight_decay) X(orthogonalizer)        \
-          X(ns_steps) X(opt) X(schedule) X(warmup) X(decay_fraction) X(grad_clip) X(eval_every) \
-              X(eval_batches) X(log_every) X(checkpoint_every) X(seed) X(threads) X(out)
+#define STEEPEST_TRAIN_CONFIG_FIELDS(X)                                                            \
+  X(train)                                                                                         \
+  X(val)                                                                                           \
+  X(vocab_size)                                                                                    \
+  X(n_layer)                                                                                       \
+  X(n_head)                                                                                        \
+  X(n_embd) X(ctx) X(softcap) X(residual_mixing) X(attn_1_over_d) X(orthogonal_init) X(batch)      \
+      X(steps) X(optimizer) X(lr) X(adamw_lr) X(weight_decay) X(orthogonalizer) X(ns_steps) X(opt) \
+          X(schedule) X(warmup) X(decay_fraction) X(grad_clip) X(eval_every) X(eval_batches)       \
+              X(log_every) X(checkpoint_every) X(seed) X(threads) X(dist_timeout) X(out)
 
 nlohmann::ordered_json to_json(const TrainConfig& c) {
   nlohmann::ordered_json j;
@@ -115,6 +116,8 @@ void validate(const TrainConfig& c) {
   require(c.log_every >= 1, "--log-every must be >= 1");
   require(c.checkpoint_every >= 0, "--checkpoint-every must be >= 0 (0 = only the latest)");
   require(c.threads >= 0, "--threads must be >= 0 (0 = all cores)");
+  require(c.dist_timeout >= 1,
+          "--dist-timeout must be >= 1 (seconds), got " + std::to_string(c.dist_timeout));
   require(!c.out.empty(), "--out must name a directory");
 }
 
@@ -150,6 +153,7 @@ const char* train_config_help(const std::string& key) {
       {"checkpoint_every", "also keep ckpt-<step>.pt every K steps (0: latest only)"},
       {"seed", "seed for initialization and data order"},
       {"threads", "OpenBLAS threads (libtorch intra-op 1); 0 = all cores"},
+      {"dist_timeout", "distributed runs: seconds a rank waits for the others before it fails"},
       {"out", "run directory"},
   };
   auto it = help.find(key);

@@ -22,10 +22,13 @@ std::string format_duration(double seconds) {
 }
 
 Progress::Progress(int64_t total_steps, std::FILE* out, int tty)
-    : total_(total_steps), out_(out), tty_(tty < 0 ? isatty(fileno(out)) != 0 : tty != 0) {}
+    : total_(total_steps),
+      out_(out),
+      tty_(out != nullptr && (tty < 0 ? isatty(fileno(out)) != 0 : tty != 0)) {}
 
 void Progress::update(int64_t step, double train_loss, double tokens_per_s,
                       double seconds_per_step) {
+  if (out_ == nullptr) return;
   char line[200];
   std::snprintf(line, sizeof(line),
                 "step %lld/%lld | loss %.4f | %.0f tok/s | %.1f ms/step | ETA %s",
@@ -42,6 +45,7 @@ void Progress::update(int64_t step, double train_loss, double tokens_per_s,
 }
 
 void Progress::print(const std::string& line) {
+  if (out_ == nullptr) return;
   if (tty_ && dirty_) std::fprintf(out_, "\r\033[K");
   std::fprintf(out_, "%s\n", line.c_str());
   dirty_ = false;
@@ -49,6 +53,7 @@ void Progress::print(const std::string& line) {
 }
 
 void Progress::finish() {
+  if (out_ == nullptr) return;
   if (tty_ && dirty_) std::fprintf(out_, "\n");
   dirty_ = false;
   std::fflush(out_);

@@ -6,6 +6,7 @@
 #include <cmath>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <optional>
 #include <stdexcept>
 #include <thread>
@@ -15,6 +16,7 @@
 #include "steepest/optim/model_optimizer.h"
 #include "steepest/optim/registry.h"
 #include "steepest/train/checkpoint.h"
+#include "steepest/train/distributed.h"
 #include "steepest/train/lr_schedule.h"
 #include "steepest/train/metrics.h"
 #include "steepest/train/progress.h"
@@ -152,7 +154,39 @@ TrainSummary train(const TrainConfig& config_in, const TrainRunOptions& options)
                                       : static_cast<int>(std::thread::hardware_concurrency());
   set_threads(std::max(1, threads));
   keep_freed_memory();
-  Progress progress(cfg.steps, options.log, options.tty);
+
+  // Data parallelism (torchrun's variables, or --nproc): every rank runs this
+  // function with the same config; rank 0 alone writes files and progress.
+  const DistEnv env = dist_env_from_environment();
+  const bool lead = env.rank == 0;
+  std::shared_ptr<GlooCollectives> comm;
+  if (env.active()) {
+    if (cfg.batch % env.world_size != 0)
+      throw std::invalid_argument("--batch " + std::to_string(cfg.batch) +
+                                  " is the global batch and must divide by the " +
+                                  std::to_string(env.world_size) + " ranks");
+    comm = std::make_shared<GlooCollectives>(env, std::chrono::seconds(cfg.dist_timeout));
+    comm->check_same_config(to_json(cfg));
+  }
+  // A setup step that can fail on one rank: every rank learns of it, so none
+  // is left waiting in a collective.
+  const auto agree = [&](const std::function<void()>& f) {
+    std::exception_ptr error;
+    try {
+      f();
+    } catch (...) {
+      error = std::current_exception();
+    }
+    if (comm) {
+      at::Tensor failed = at::full({1}, error ? 1 : 0, at::kLong);
+      comm->all_reduce_sum(failed);
+      if (!error && failed.item<int64_t>() > 0)
+        throw std::runtime_error("rank " + std::to_string(env.rank) +
+                                 ": another rank failed during setup (its message says why)");
+    }
+    if (error) std::rethrow_exception(error);
+  };
+  Progress progress(cfg.steps, lead ? options.log : nullptr, options.tty);
 
   // Data first: a bad shard should fail before anything is written.
   const auto load_train = [&] {
@@ -165,9 +199,14 @@ TrainSummary train(const TrainConfig& config_in, const TrainRunOptions& options)
           "; the default corpus is built by `steepest data prepare --default`");
     }
   };
-  TokenDataset train_data = load_train();
-  cfg.vocab_size = resolve_vocab_size(cfg, train_data);
-  TokenDataset val_data(cfg.val, cfg.vocab_size);
+  std::optional<TokenDataset> train_holder, val_holder;
+  agree([&] {
+    train_holder.emplace(load_train());
+    cfg.vocab_size = resolve_vocab_size(cfg, *train_holder);
+    val_holder.emplace(cfg.val, cfg.vocab_size);
+  });
+  TokenDataset& train_data = *train_holder;
+  TokenDataset& val_data = *val_holder;
   if (train_data.size() <= cfg.ctx)
     throw std::invalid_argument("--ctx " + std::to_string(cfg.ctx) + " is longer than the " +
                                 std::to_string(train_data.size()) +
@@ -180,56 +219,82 @@ TrainSummary train(const TrainConfig& config_in, const TrainRunOptions& options)
   const bool resuming = !options.resume.empty();
   const bool resuming_here =
       resuming && same_directory(fs::absolute(options.resume).parent_path(), cfg.out);
-  prepare_run_dir(cfg.out, options.overwrite, resuming_here);
+  agree([&] {
+    if (lead) prepare_run_dir(cfg.out, options.overwrite, resuming_here);
+  });
   const fs::path out(cfg.out);
 
   at::manual_seed(static_cast<uint64_t>(cfg.seed));
   GPT model(gpt_config(cfg));
-  ModelOptimizer optimizer(*model, model_optimizer_options(cfg));
+  ModelOptimizerOptions optimizer_options = model_optimizer_options(cfg);
+  optimizer_options.collectives = comm;
+  ModelOptimizer optimizer(*model, optimizer_options);
   BatchSampler sampler(train_data, cfg.batch, cfg.ctx, static_cast<uint64_t>(cfg.seed));
 
   TrainState state;
-  if (resuming) {
-    state = load_checkpoint(options.resume, *model, optimizer);
-    sampler.set_position(state.data_position);
-    if (state.step >= cfg.steps)
-      throw std::invalid_argument("checkpoint '" + options.resume + "' is already at step " +
-                                  std::to_string(state.step) + " of --steps " +
-                                  std::to_string(cfg.steps) + "; pass a larger --steps");
-    progress.print("resumed from " + options.resume + " at step " + std::to_string(state.step));
-  }
-  write_json_file(out / "config.json", to_json(cfg));
-  MetricsWriter metrics((out / "metrics.jsonl").string(), resuming_here ? state.step : -1);
+  std::optional<MetricsWriter> metrics;
+  agree([&] {
+    if (resuming) {
+      state = load_checkpoint(options.resume, *model, optimizer);
+      sampler.set_position(state.data_position);
+      if (state.step >= cfg.steps)
+        throw std::invalid_argument("checkpoint '" + options.resume + "' is already at step " +
+                                    std::to_string(state.step) + " of --steps " +
+                                    std::to_string(cfg.steps) + "; pass a larger --steps");
+      progress.print("resumed from " + options.resume + " at step " + std::to_string(state.step));
+    }
+    if (lead) {
+      write_json_file(out / "config.json", to_json(cfg));
+      metrics.emplace((out / "metrics.jsonl").string(), resuming_here ? state.step : -1);
+    }
+  });
 
   char line[256];
   std::snprintf(line, sizeof(line),
                 "model: %lld parameters | data: %lld train / %lld val tokens, vocab %lld | "
-                "optimizer: %s | %lld steps of %lld x %lld tokens",
+                "optimizer: %s | %lld steps of %lld x %lld tokens%s",
                 static_cast<long long>(model->num_parameters()),
                 static_cast<long long>(train_data.size()), static_cast<long long>(val_data.size()),
                 static_cast<long long>(cfg.vocab_size), cfg.optimizer.c_str(),
                 static_cast<long long>(cfg.steps), static_cast<long long>(cfg.batch),
-                static_cast<long long>(cfg.ctx));
+                static_cast<long long>(cfg.ctx),
+                comm ? (" | " + std::to_string(env.world_size) + " ranks").c_str() : "");
   progress.print(line);
   if (!resuming) progress.print(optimizer.table());
 
   TrainSummary summary;
   summary.parameters = model->num_parameters();
   const int64_t tokens_per_step = cfg.batch * cfg.ctx;
-  double window_s = 0, window_opt_s = 0, window_loss = 0, run_opt_s = 0, run_s = 0;
+  double window_s = 0, window_opt_s = 0, window_opt_local_s = 0, window_loss = 0, run_opt_s = 0,
+         run_s = 0;
   int64_t window_n = 0, run_n = 0;
   double last_loss = NAN, last_val = NAN;
   const std::string latest = (out / "checkpoint.pt").string();
+  std::vector<at::Tensor> parameters;
+  for (const auto& p : model->parameters())
+    if (p.requires_grad()) parameters.push_back(p);
+  const int world = env.world_size;
+  const int64_t rows = cfg.batch / world;  // this rank's slice of every global batch
+  CommStats comm_seen;
   std::string last_good = resuming ? options.resume : "";
 
   for (int64_t step = state.step + 1; step <= cfg.steps; ++step) {
     const auto t0 = Clock::now();
     const double factor = lr_factor(cfg.schedule, step, cfg.steps, cfg.warmup, cfg.decay_fraction);
     optimizer.set_lr_factor(factor);
-    const auto [x, y] = sampler.next();
+    auto [x, y] = sampler.next();
+    if (comm) {
+      x = x.narrow(0, env.rank * rows, rows);
+      y = y.narrow(0, env.rank * rows, rows);
+    }
     optimizer.zero_grad();
     const at::Tensor loss = model->loss(x, y);
-    const double loss_value = loss.item<double>();
+    double loss_value = loss.item<double>();
+    if (comm) {  // the global batch's mean: equal slices, so the mean of the ranks' means
+      at::Tensor l = at::full({1}, loss_value, at::kDouble);
+      comm->all_reduce_sum(l);
+      loss_value = l.item<double>() / world;
+    }
     if (!std::isfinite(loss_value))
       throw std::runtime_error("non-finite training loss (" + std::to_string(loss_value) +
                                ") at step " + std::to_string(step) + "; " +
@@ -238,6 +303,7 @@ TrainSummary train(const TrainConfig& config_in, const TrainRunOptions& options)
                                     : "the last good checkpoint is '" + last_good + "'") +
                                ". Lower --lr or set --grad-clip.");
     loss.backward();
+    if (comm) average_gradients(parameters, *comm);
     if (cfg.grad_clip > 0) {
       std::vector<at::Tensor> grads;
       for (const auto& p : model->parameters())
@@ -251,6 +317,7 @@ TrainSummary train(const TrainConfig& config_in, const TrainRunOptions& options)
         for (auto& g : grads) g.mul_(cfg.grad_clip / (norm + 1e-6));
     }
     const auto t_opt = Clock::now();
+    const double comm_before = comm ? comm->stats().seconds : 0.0;
     try {
       optimizer.step();
     } catch (const c10::Error& e) {
@@ -259,6 +326,8 @@ TrainSummary train(const TrainConfig& config_in, const TrainRunOptions& options)
           (last_good.empty() ? "" : " Last good checkpoint: '" + last_good + "'."));
     }
     const double opt_s = seconds_since(t_opt);
+    // The optimizer's own work, without its collectives (the sharded all-gather).
+    const double opt_local_s = opt_s - (comm ? comm->stats().seconds - comm_before : 0.0);
     const double step_s = seconds_since(t0);
     state.step = step;
     state.data_position = sampler.position();
@@ -266,6 +335,7 @@ TrainSummary train(const TrainConfig& config_in, const TrainRunOptions& options)
     state.wall_seconds += step_s;
     window_s += step_s;
     window_opt_s += opt_s;
+    window_opt_local_s += opt_local_s;
     window_loss += loss_value;
     ++window_n;
     run_s += step_s;
@@ -275,13 +345,23 @@ TrainSummary train(const TrainConfig& config_in, const TrainRunOptions& options)
 
     const bool eval_now = step % cfg.eval_every == 0 || step == cfg.steps;
     std::optional<double> val;
-    if (eval_now) {
+    if (eval_now && lead) {
       val = evaluate(model, val_data, cfg.batch, cfg.ctx, cfg.eval_batches);
       last_val = *val;
       state.best_val_loss = std::min(state.best_val_loss, *val);
       summary.val_curve.emplace_back(step, *val);
     }
     if (step % cfg.log_every == 0 || eval_now) {
+      double slowest_opt_s = window_opt_local_s;
+      CommStats window_comm;
+      if (comm) {
+        // Measured before this window's own gather, so it reports the steps.
+        window_comm.bytes = comm->stats().bytes - comm_seen.bytes;
+        window_comm.seconds = comm->stats().seconds - comm_seen.seconds;
+        slowest_opt_s =
+            comm->all_gather(at::full({1}, window_opt_local_s, at::kDouble)).max().item<double>();
+        comm_seen = comm->stats();
+      }
       nlohmann::ordered_json m = {{"step", step}, {"train_loss", loss_value}};
       if (val) m["val_loss"] = *val;
       const Cost c = optimizer.last_step_cost();
@@ -291,10 +371,17 @@ TrainSummary train(const TrainConfig& config_in, const TrainRunOptions& options)
       m["optimizer_ms"] = 1e3 * window_opt_s / window_n;
       m["optimizer_gemms"] = c.gemms;
       m["optimizer_flops"] = c.total_flops();
-      metrics.write(m);
+      if (comm) {
+        m["world_size"] = world;
+        m["optimizer_local_ms"] = 1e3 * window_opt_local_s / window_n;
+        m["slowest_optimizer_local_ms"] = 1e3 * slowest_opt_s / window_n;
+        m["comm_bytes_per_step"] = static_cast<double>(window_comm.bytes) / window_n;
+        m["comm_ms"] = 1e3 * window_comm.seconds / window_n;
+      }
+      if (metrics) metrics->write(m);
       progress.update(step, window_loss / window_n, tokens_per_step * window_n / window_s,
                       window_s / window_n);
-      window_s = window_opt_s = window_loss = 0;
+      window_s = window_opt_s = window_opt_local_s = window_loss = 0;
       window_n = 0;
     }
     if (val) {
@@ -304,9 +391,10 @@ TrainSummary train(const TrainConfig& config_in, const TrainRunOptions& options)
     }
     const bool keep = cfg.checkpoint_every > 0 && step % cfg.checkpoint_every == 0;
     if (keep || step == cfg.steps) {
-      save_checkpoint(latest, *model, optimizer, cfg, state);
+      // Every rank joins (the sharded state is gathered); rank 0 writes the file.
+      save_checkpoint(latest, *model, optimizer, cfg, state, /*write_file=*/lead);
       last_good = latest;
-      if (keep) {
+      if (keep && lead) {
         const auto kept = (out / ("ckpt-" + std::to_string(step) + ".pt")).string();
         fs::copy_file(latest, kept, fs::copy_options::overwrite_existing);
         last_good = kept;
@@ -327,7 +415,7 @@ TrainSummary train(const TrainConfig& config_in, const TrainRunOptions& options)
   summary.optimizer_state_bytes = optimizer.state_bytes();
   summary.optimizer_gemms_per_step = optimizer.last_step_cost().gemms;
   summary.optimizer_flops_per_step = optimizer.last_step_cost().total_flops();
-  write_json_file(out / "summary.json", summary.to_json());
+  if (lead) write_json_file(out / "summary.json", summary.to_json());
   return summary;
 }
 

@@ -8,6 +8,7 @@
 #include "steepest/train/checkpoint.h"
 #include "steepest/train/metrics.h"
 #include "steepest/train/trainer.h"
+#include "train/tiny_corpus.h"
 
 namespace steepest {
 namespace {
@@ -22,14 +23,7 @@ struct TrainerTest : ::testing::Test {
           ("steepest_trainer_" +
            std::string(::testing::UnitTest::GetInstance()->current_test_info()->name()));
     fs::remove_all(dir);
-    fs::create_directories(dir);
-    std::ofstream(dir / "text.txt") << [] {
-      std::string s;
-      for (int i = 0; i < 400; ++i)
-        s += "In the beginning was the word, and the word was " + std::to_string(i % 37) + ".\n";
-      return s;
-    }();
-    prepare_text_dataset({(dir / "text.txt").string()}, (dir / "data").string(), 0.1);
+    testing::write_tiny_corpus(dir);
     cfg.train = (dir / "data" / "train_*.bin").string();
     cfg.val = (dir / "data" / "val_*.bin").string();
     cfg.n_layer = 1;

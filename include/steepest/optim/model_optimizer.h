@@ -14,6 +14,7 @@
 
 #include "steepest/linalg/cost.h"
 #include "steepest/norms/module_tree.h"
+#include "steepest/optim/collectives.h"
 #include "steepest/optim/hybrid.h"
 
 namespace steepest {
@@ -30,6 +31,10 @@ struct ModelOptimizerOptions {
   // `modular`: the model's module tree (null: one atom per parameter,
   // flat_module_tree); the trainer passes gpt_module_tree() of its GPT.
   Module module_tree;
+  // Data-parallel runs: the ranks' collectives. With more than one rank the
+  // hidden matrices of a hidden-matrix optimizer are sharded (sharded.h); the
+  // rest is stepped identically on every rank. Null: one process.
+  std::shared_ptr<Collectives> collectives;
 };
 
 // options.opt with the orthogonalizer / ns_steps shorthands folded in

@@ -40,7 +40,7 @@ class NamedOptimizer : public torch::optim::Optimizer {
   // What the last step() spent (GEMMs and FLOPs; zero for elementwise rules).
   const Cost& last_step_cost() const { return step_cost_; }
   // Bytes held in optimizer state (all buffers of all parameters).
-  int64_t state_bytes() const;
+  virtual int64_t state_bytes() const;
 
   // Writes/reads every parameter's buffers and step count, and each group's
   // learning rate. load() checks kind, parameter count and shapes and names

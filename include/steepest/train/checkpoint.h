@@ -22,9 +22,12 @@ struct TrainState {
   int64_t tokens = 0;         // training tokens consumed so far
 };
 
+// Writes to path + ".tmp", then renames. With write_file false it only builds
+// the archive: the ranks other than 0 of a distributed run join the gathering
+// of sharded optimizer state that way.
 void save_checkpoint(const std::string& path, const torch::nn::Module& model,
                      const ModelOptimizer& optimizer, const TrainConfig& config,
-                     const TrainState& state);
+                     const TrainState& state, bool write_file = true);
 
 // Restores model parameters, optimizer state and the default CPU generator;
 // returns the training state. Errors name the file and what did not match.

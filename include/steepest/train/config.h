@@ -48,6 +48,9 @@ struct TrainConfig {
   int64_t checkpoint_every = 0;  // also keep ckpt-<step>.pt every K steps; 0 = only the latest
   int64_t seed = 1337;
   int64_t threads = 0;  // OpenBLAS threads (libtorch intra-op 1); 0 = all cores
+  // Data-parallel runs (RANK/WORLD_SIZE set, or --nproc): how long a rank waits
+  // in the rendezvous or a collective before it fails naming the problem.
+  int64_t dist_timeout = 60;
   std::string out = "runs/default";
 };
 

@@ -10,6 +10,7 @@ namespace steepest {
 class Progress {
  public:
   // tty < 0: detect from the stream; 0/1 force plain/updating.
+  // out null: silent (the ranks other than 0 of a distributed run).
   explicit Progress(int64_t total_steps, std::FILE* out = stdout, int tty = -1);
   // step/total, loss, tokens/s, ETA from the mean of the steps so far.
   void update(int64_t step, double train_loss, double tokens_per_s, double seconds_per_step);
