@@ -1,7 +1,7 @@
 #!/bin/sh
 # Data parallelism on one machine, side by side (issue #11): the default GPT
 # config with Muon as 1 rank x 2 OpenBLAS threads against 2 ranks x 1 thread
-# (`--nproc 2`), interleaved repetitions, medians of the metrics windows after
+# (`--nproc 2`), with 1 rank x 1 thread for reference, interleaved repetitions, medians of the metrics windows after
 # the first (warm-up) one. Usage: benchmarks/compare_data_parallel.sh
 #   EXE=build/steepest STEPS=60 REPS=3 OUT=/tmp/steepest-dp-bench OPTIMIZER=muon
 set -eu
@@ -17,6 +17,7 @@ echo "machine: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //
 common="--optimizer $OPTIMIZER --steps $STEPS --eval-every $STEPS --eval-batches 1 --log-every 10 --overwrite"
 for rep in $(seq "$REPS"); do
   "$EXE" train $common --threads 2 --out "$OUT/one_$rep" > "$OUT/one_$rep.log" 2>&1
+  "$EXE" train $common --threads 1 --out "$OUT/single_$rep" > "$OUT/single_$rep.log" 2>&1
   "$EXE" train $common --threads 1 --nproc 2 --out "$OUT/two_$rep" > "$OUT/two_$rep.log" 2>&1
 done
 python3 - "$OUT" "$REPS" <<'PY'
@@ -28,7 +29,8 @@ def windows(run):
 keys = ["tokens_per_s", "ms_per_step", "optimizer_ms", "optimizer_local_ms",
         "slowest_optimizer_local_ms", "comm_ms", "comm_bytes_per_step"]
 print(f"{'setup':<20}" + "".join(f"{k:>28}" for k in keys))
-for name, label in [("one", "1 rank x 2 threads"), ("two", "2 ranks x 1 thread")]:
+for name, label in [("one", "1 rank x 2 threads"), ("two", "2 ranks x 1 thread"),
+                    ("single", "1 rank x 1 thread")]:
     vals = {k: [] for k in keys}
     for rep in range(1, reps + 1):
         for w in windows(f"{name}_{rep}"):

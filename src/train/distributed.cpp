@@ -10,9 +10,11 @@
 #include <torch/csrc/distributed/c10d/ProcessGroupGloo.hpp>
 #include <torch/csrc/distributed/c10d/TCPStore.hpp>
 
+#include <cerrno>
 #include <chrono>
 #include <cstdlib>
 #include <cstring>
+#include <fstream>
 #include <functional>
 #include <stdexcept>
 #include <thread>
@@ -54,6 +56,16 @@ std::string first_difference(const nlohmann::json& a, const nlohmann::json& b) {
   return "";
 }
 
+// False once the process has exited, also while it waits to be reaped (zombie).
+bool process_alive(pid_t pid) {
+  if (::kill(pid, 0) != 0 && errno == ESRCH) return false;
+  std::ifstream stat("/proc/" + std::to_string(pid) + "/stat");
+  std::string line;
+  if (!std::getline(stat, line)) return true;  // no /proc: trust kill()
+  const auto close = line.rfind(')');
+  return close == std::string::npos || close + 2 >= line.size() || line[close + 2] != 'Z';
+}
+
 std::vector<uint8_t> bytes_of(const std::string& s) {
   return {s.begin(), s.end()};
 }
@@ -91,6 +103,9 @@ struct GlooCollectives::Impl {
   c10::intrusive_ptr<c10d::TCPStore> store;
   c10::intrusive_ptr<c10d::ProcessGroupGloo> pg;
   std::chrono::milliseconds timeout;
+  // Each rank's host and pid, exchanged at start: when a collective fails, the
+  // ranks on this host that no longer run are named.
+  std::vector<std::pair<std::string, pid_t>> procs;
 };
 
 GlooCollectives::GlooCollectives(const DistEnv& env, std::chrono::milliseconds timeout)
@@ -112,6 +127,15 @@ GlooCollectives::GlooCollectives(const DistEnv& env, std::chrono::milliseconds t
     opts->threads = 1;
     impl_->pg =
         c10::make_intrusive<c10d::ProcessGroupGloo>(impl_->store, env.rank, env.world_size, opts);
+    char host[256] = {0};
+    ::gethostname(host, sizeof(host) - 1);
+    impl_->store->set("steepest/proc/" + std::to_string(env.rank),
+                      bytes_of(std::string(host) + " " + std::to_string(::getpid())));
+    for (int r = 0; r < env.world_size; ++r) {
+      const std::string v = string_of(impl_->store->get("steepest/proc/" + std::to_string(r)));
+      const auto sp = v.rfind(' ');
+      impl_->procs.emplace_back(v.substr(0, sp), static_cast<pid_t>(std::stol(v.substr(sp + 1))));
+    }
   } catch (const std::exception& e) {
     throw std::runtime_error("rank " + std::to_string(env.rank) + " of " +
                              std::to_string(env.world_size) + ": rendezvous at " + where +
@@ -124,30 +148,49 @@ GlooCollectives::GlooCollectives(const DistEnv& env, std::chrono::milliseconds t
 
 GlooCollectives::~GlooCollectives() = default;
 
-namespace {
+std::string GlooCollectives::lost_ranks() const {
+  char host[256] = {0};
+  ::gethostname(host, sizeof(host) - 1);
+  std::string out;
+  for (int r = 0; r < static_cast<int>(impl_->procs.size()); ++r) {
+    const auto& [h, pid] = impl_->procs[static_cast<size_t>(r)];
+    if (r == env_.rank || h != host) continue;
+    if (!process_alive(pid))
+      out += (out.empty() ? "" : ", ") + std::string("rank ") + std::to_string(r) + " (pid " +
+             std::to_string(pid) + ")";
+  }
+  return out;
+}
+
 template <typename F>
-void run_collective(const char* what, int rank, std::chrono::milliseconds timeout, CommStats* stats,
-                    int64_t bytes, F&& f) {
+void GlooCollectives::run(const char* what, int64_t bytes, F&& f) {
   const auto t0 = Clock::now();
   try {
     f();
   } catch (const std::exception& e) {
-    throw std::runtime_error("rank " + std::to_string(rank) + ": " + what +
-                             " failed: another rank is gone or slower than --dist-timeout (" +
-                             std::to_string(timeout.count() / 1000) + " s): " + e.what());
+    // A killed peer's sockets close while it is still exiting: look again briefly.
+    std::string lost = lost_ranks();
+    for (int i = 0; i < 25 && lost.empty(); ++i) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+      lost = lost_ranks();
+    }
+    throw std::runtime_error("rank " + std::to_string(env_.rank) + ": " + what + " failed: " +
+                             (lost.empty()
+                                  ? "another rank is gone or slower than --dist-timeout (" +
+                                        std::to_string(impl_->timeout.count() / 1000) + " s)"
+                                  : "lost " + lost + ", no longer running on this host") +
+                             ": " + e.what());
   }
-  stats->seconds += std::chrono::duration<double>(Clock::now() - t0).count();
-  stats->bytes += bytes;
-  ++stats->calls;
+  stats_.seconds += std::chrono::duration<double>(Clock::now() - t0).count();
+  stats_.bytes += bytes;
+  ++stats_.calls;
 }
-}  // namespace
 
 void GlooCollectives::all_reduce_sum(at::Tensor& flat) {
   TORCH_CHECK(flat.dim() == 1 && flat.is_contiguous(),
               "all_reduce_sum: needs a contiguous 1-D tensor");
   std::vector<at::Tensor> v{flat};
-  run_collective("all-reduce", env_.rank, impl_->timeout, &stats_,
-                 flat.numel() * flat.element_size(), [&] { impl_->pg->allreduce(v)->wait(); });
+  run("all-reduce", flat.numel() * flat.element_size(), [&] { impl_->pg->allreduce(v)->wait(); });
 }
 
 at::Tensor GlooCollectives::all_gather(const at::Tensor& flat) {
@@ -155,9 +198,8 @@ at::Tensor GlooCollectives::all_gather(const at::Tensor& flat) {
   std::vector<at::Tensor> in{flat.contiguous()};
   std::vector<std::vector<at::Tensor>> out(1);
   for (int r = 0; r < env_.world_size; ++r) out[0].push_back(at::empty_like(in[0]));
-  run_collective("all-gather", env_.rank, impl_->timeout, &stats_,
-                 flat.numel() * flat.element_size(),
-                 [&] { impl_->pg->allgather(out, in)->wait(); });
+  run("all-gather", flat.numel() * flat.element_size(),
+      [&] { impl_->pg->allgather(out, in)->wait(); });
   return at::stack(out[0]);
 }
 
@@ -166,9 +208,8 @@ void GlooCollectives::broadcast(at::Tensor& flat, int root) {
   std::vector<at::Tensor> v{flat};
   c10d::BroadcastOptions o;
   o.rootRank = root;
-  run_collective("broadcast", env_.rank, impl_->timeout, &stats_,
-                 env_.rank == root ? flat.numel() * flat.element_size() : 0,
-                 [&] { impl_->pg->broadcast(v, o)->wait(); });
+  run("broadcast", env_.rank == root ? flat.numel() * flat.element_size() : 0,
+      [&] { impl_->pg->broadcast(v, o)->wait(); });
 }
 
 void GlooCollectives::check_same_config(const nlohmann::json& config) {

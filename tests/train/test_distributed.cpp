@@ -248,6 +248,8 @@ TEST(Distributed, AKilledRankStopsTheJobAndNamesIt) {
   EXPECT_LT(seconds, 60.0) << "the job outlived its --dist-timeout";
   const std::string log = read_all(l.log);
   EXPECT_NE(log.find("rank 1 of 2 was killed by signal 9"), std::string::npos) << log;
+  // Rank 0 names the lost rank itself (as it would under torchrun).
+  EXPECT_NE(log.find("lost rank 1 (pid " + std::to_string(rank1) + ")"), std::string::npos) << log;
   // The checkpoint on disk is whole: it loads.
   EXPECT_NO_THROW(final_weights("killed")) << log;
 }

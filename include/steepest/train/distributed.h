@@ -47,6 +47,11 @@ class GlooCollectives : public Collectives {
   void check_same_config(const nlohmann::json& config);
 
  private:
+  // "rank 1 (pid 4242)": the ranks on this host whose process is gone.
+  std::string lost_ranks() const;
+  template <typename F>
+  void run(const char* what, int64_t bytes, F&& f);
+
   struct Impl;
   DistEnv env_;
   std::unique_ptr<Impl> impl_;
