@@ -64,6 +64,12 @@ TokenDataset::TokenDataset(const std::string& glob, int64_t vocab_size) {
     parts.push_back(std::move(t));
   }
   tokens_ = parts.size() == 1 ? parts[0] : at::cat(parts);
+  if (tokens_.numel() == 0) {
+    std::string names;
+    for (const auto& f : files_) names += (names.empty() ? "'" : ", '") + f + "'";
+    throw std::runtime_error("token shards " + names + " (from '" + glob +
+                             "') hold 0 tokens; prepare data with `steepest data prepare`");
+  }
 }
 
 BatchSampler::BatchSampler(const TokenDataset& data, int64_t batch, int64_t ctx, uint64_t seed)

@@ -4,6 +4,7 @@
 
 #include "steepest/optim/registry.h"
 #include "steepest/optim/sharded.h"
+#include "steepest/optim/stiefel.h"
 
 namespace steepest {
 
@@ -32,10 +33,15 @@ ModelOptimizer::ModelOptimizer(const torch::nn::Module& model, const ModelOptimi
       // Owners balanced by each matrix's predicted step cost.
       std::vector<double> costs;
       const auto* muon = dynamic_cast<const Muon*>(inner.get());
+      const auto* stiefel = dynamic_cast<const Stiefel*>(inner.get());
       for (const auto& [name, p] : params) {
         const int64_t m = p.size(0), n = p.numel() / p.size(0);
-        costs.push_back(muon != nullptr ? muon->predicted_cost(m, n).total_flops()
-                                        : double(m) * double(n) * double(std::min(m, n)));
+        costs.push_back(
+            muon != nullptr ? muon->predicted_cost(m, n).total_flops()
+            : stiefel != nullptr
+                ? stiefel_step_cost(static_cast<const StiefelOptions&>(stiefel->defaults()), m, n)
+                      .total_flops()
+                : double(m) * double(n) * double(std::min(m, n)));
       }
       return std::make_unique<ShardedOptimizer>(std::move(inner), options.collectives, costs);
     };

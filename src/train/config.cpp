@@ -1,6 +1,8 @@
 #include "steepest/train/config.h"
 
+#include <cmath>
 #include <fstream>
+#include <limits>
 #include <map>
 #include <set>
 #include <stdexcept>
@@ -12,15 +14,16 @@
 namespace steepest {
 
 // Field list: one line per key, used by both directions of the conversion.
-#define STEEPEST_TRAIN_CONFIG_FIELDS(X)                                                            \
-  X(train)                                                                                         \
-  X(val)                                                                                           \
-  X(vocab_size)                                                                                    \
-  X(n_layer)                                                                                       \
-  X(n_head)                                                                                        \
-  X(n_embd) X(ctx) X(softcap) X(residual_mixing) X(attn_1_over_d) X(orthogonal_init) X(batch)      \
-      X(steps) X(optimizer) X(lr) X(adamw_lr) X(weight_decay) X(orthogonalizer) X(ns_steps) X(opt) \
-          X(schedule) X(warmup) X(decay_fraction) X(grad_clip) X(eval_every) X(eval_batches)       \
+#define STEEPEST_TRAIN_CONFIG_FIELDS(X)                                                      \
+  X(train)                                                                                   \
+  X(val)                                                                                     \
+  X(vocab_size)                                                                              \
+  X(n_layer)                                                                                 \
+  X(n_head)                                                                                  \
+  X(n_embd)                                                                                  \
+  X(ctx) X(softcap) X(residual_mixing) X(attn_1_over_d) X(orthogonal_init) X(batch) X(steps) \
+      X(optimizer) X(lr) X(adamw_lr) X(weight_decay) X(orthogonalizer) X(ns_steps) X(opt)    \
+          X(schedule) X(warmup) X(decay_fraction) X(grad_clip) X(eval_every) X(eval_batches) \
               X(log_every) X(checkpoint_every) X(seed) X(threads) X(dist_timeout) X(out)
 
 nlohmann::ordered_json to_json(const TrainConfig& c) {
@@ -31,6 +34,26 @@ nlohmann::ordered_json to_json(const TrainConfig& c) {
   return j;
 }
 
+namespace {
+
+// An integer key takes whole numbers within int64 only: JSON's 1.7 or 1e30
+// would otherwise be truncated or wrap around silently.
+void check_integral(const char* key, const nlohmann::json& v, const int64_t&) {
+  const bool whole_float = v.is_number_float() && std::isfinite(v.get<double>()) &&
+                           std::floor(v.get<double>()) == v.get<double>() &&
+                           std::abs(v.get<double>()) < 9.0e18;
+  const bool in_range =
+      v.is_number_integer() && !(v.is_number_unsigned() &&
+                                 v.get<uint64_t>() > uint64_t(std::numeric_limits<int64_t>::max()));
+  if (v.is_number() && !in_range && !whole_float)
+    throw std::invalid_argument(std::string("config key '") + key +
+                                "' must be a whole number within 64-bit range, got " + v.dump());
+}
+template <typename T>
+void check_integral(const char*, const nlohmann::json&, const T&) {}
+
+}  // namespace
+
 TrainConfig train_config_from_json(const nlohmann::json& j) {
   TrainConfig c;
   if (!j.is_object()) throw std::invalid_argument("training config must be a JSON object");
@@ -38,6 +61,7 @@ TrainConfig train_config_from_json(const nlohmann::json& j) {
 #define STEEPEST_FROM_JSON(f)                                                               \
   known.insert(#f);                                                                         \
   if (j.contains(#f)) {                                                                     \
+    check_integral(#f, j.at(#f), c.f);                                                      \
     try {                                                                                   \
       j.at(#f).get_to(c.f);                                                                 \
     } catch (const nlohmann::json::exception&) {                                            \
@@ -86,6 +110,18 @@ void validate(const TrainConfig& c) {
   require(c.batch >= 1, "--batch must be >= 1, got " + std::to_string(c.batch));
   require(c.steps >= 1, "--steps must be >= 1, got " + std::to_string(c.steps));
   require(c.softcap >= 0, "--softcap must be >= 0 (0 = off), got " + std::to_string(c.softcap));
+  // NaN passes every comparison above and below; refuse it (and Inf) by name.
+  for (const auto& [flag, v] : {std::pair<const char*, double>{"--lr", c.lr},
+                                {"--adamw-lr", c.adamw_lr},
+                                {"--weight-decay", c.weight_decay},
+                                {"--softcap", c.softcap},
+                                {"--decay-fraction", c.decay_fraction},
+                                {"--grad-clip", c.grad_clip}})
+    require(std::isfinite(v), std::string(flag) + " must be a finite number, got " +
+                                  std::to_string(v) + " (negative lr: the optimizer's default)");
+  require(c.ns_steps == -1 || c.ns_steps >= 1,
+          "--ns-steps must be >= 1 (or -1: the schedule's own length), got " +
+              std::to_string(c.ns_steps));
   bool known_opt = false;
   std::string names;
   for (const auto& i : optimizer_infos()) {

@@ -52,6 +52,15 @@ TEST(TokenDataset, TokenOutsideVocabNamesFileIdAndVocab) {
   EXPECT_NO_THROW(TokenDataset(dir + "/s_*.bin", 50257));  // 50256 < 50257
 }
 
+// Issue #12: a shard of 0 tokens surfaced libtorch's "max(): Expected
+// reduction dim" from the vocab check; it must name the file instead.
+TEST(TokenDataset, ZeroTokensNamesTheShards) {
+  const std::string dir = scratch_dir();
+  write_shard(dir + "/empty_000000.bin", {});
+  expect_error([&] { TokenDataset(dir + "/empty_*.bin", 256); },
+               {dir + "/empty_000000.bin", "0 tokens", "steepest data prepare"});
+}
+
 TEST(TokenDataset, NoMatchingShardsNamesThePattern) {
   const std::string pattern = scratch_dir() + "/nothing_*.bin";
   expect_error([&] { TokenDataset(pattern, 256); }, {pattern});

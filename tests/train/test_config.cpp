@@ -51,6 +51,44 @@ TEST(TrainConfig, ValidateNamesTheProblem) {
   EXPECT_NO_THROW(validate(TrainConfig{}));
 }
 
+// Issue #12: NaN learning rates were accepted, --ns-steps 0 reported an
+// unrelated orthogonalizer, and JSON's 1.7 or 1e30 became 1 or a negative step count.
+TEST(TrainConfig, NonFiniteFractionalAndOverflowingValuesAreRefusedByName) {
+  const auto refused = [](const TrainConfig& c, const std::string& phrase) {
+    try {
+      validate(c);
+      ADD_FAILURE() << "accepted; expected an error with '" << phrase << "'";
+    } catch (const std::invalid_argument& e) {
+      EXPECT_NE(std::string(e.what()).find(phrase), std::string::npos) << e.what();
+    }
+  };
+  TrainConfig c;
+  c.lr = std::nan("");
+  refused(c, "--lr must be a finite number");
+  c = TrainConfig{};
+  c.adamw_lr = std::nan("");
+  refused(c, "--adamw-lr must be a finite number");
+  c = TrainConfig{};
+  c.grad_clip = INFINITY;
+  refused(c, "--grad-clip");
+  c = TrainConfig{};
+  c.ns_steps = 0;
+  refused(c, "--ns-steps must be >= 1");
+  c.ns_steps = -3;
+  refused(c, "--ns-steps must be >= 1");
+  for (const char* text :
+       {R"({"n_layer": 1.7})", R"({"steps": 1e30})", R"({"batch": 18446744073709551615})"}) {
+    try {
+      train_config_from_json(nlohmann::json::parse(text));
+      ADD_FAILURE() << text << " was accepted";
+    } catch (const std::invalid_argument& e) {
+      EXPECT_NE(std::string(e.what()).find("whole number"), std::string::npos) << e.what();
+    }
+  }
+  // Whole numbers written as floats stay accepted.
+  EXPECT_EQ(train_config_from_json(nlohmann::json::parse(R"({"n_layer": 6.0})")).n_layer, 6);
+}
+
 TEST(LrSchedule, WarmupStableDecay) {
   // 100 steps, 10 warm-up, last 20% decays linearly to 0.
   EXPECT_DOUBLE_EQ(lr_factor("wsd", 1, 100, 10, 0.2), 0.1);

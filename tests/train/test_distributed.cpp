@@ -151,12 +151,13 @@ double max_rel(const std::vector<at::Tensor>& a, const std::vector<at::Tensor>& 
   return worst;
 }
 
-void expect_same_run(const std::string& a, const std::string& b, const std::string& what) {
+void expect_same_run(const std::string& a, const std::string& b, const std::string& what,
+                     double weight_tol = 1e-5) {
   const auto la = train_losses(a), lb = train_losses(b);
   ASSERT_EQ(la.size(), lb.size()) << what;
   for (size_t i = 0; i < la.size(); ++i)
     EXPECT_LE(std::abs(la[i] - lb[i]), 1e-5 * std::abs(lb[i])) << what << " step " << i + 1;
-  EXPECT_LE(max_rel(final_weights(a), final_weights(b)), 1e-5) << what;
+  EXPECT_LE(max_rel(final_weights(a), final_weights(b)), weight_tol) << what;
 }
 
 bool have_cli() {
@@ -177,7 +178,9 @@ TEST_P(TwoRanks, EqualOneProcess) {
   ASSERT_EQ(run({"train", "--config", two.string(), "--overwrite", "--nproc", "2"}, "two_" + opt),
             0)
       << read_all((work_dir() / ("two_" + opt + ".log")).string());
-  expect_same_run("two_" + opt, "one_" + opt, opt);
+  // Stiefel (not among the three): its retraction amplifies the
+  // reordered sums to 2.4e-5 in the weights while the losses stay within 1e-5.
+  expect_same_run("two_" + opt, "one_" + opt, opt, opt == "stiefel" ? 1e-4 : 1e-5);
   // The distributed metrics say what was sent and who was slowest.
   std::ifstream f(work_dir() / ("two_" + opt) / "metrics.jsonl");
   std::string line;
@@ -190,7 +193,8 @@ TEST_P(TwoRanks, EqualOneProcess) {
   EXPECT_GE(m.at("optimizer_ms").get<double>(), m.at("optimizer_local_ms").get<double>());
 }
 
-INSTANTIATE_TEST_SUITE_P(Optimizers, TwoRanks, ::testing::Values("adamw", "muon", "normuon"));
+INSTANTIATE_TEST_SUITE_P(Optimizers, TwoRanks,
+                         ::testing::Values("adamw", "muon", "normuon", "stiefel"));
 
 // A checkpoint written by 2 ranks resumes in 1 process, and one written by 1
 // process resumes in 2 ranks (and in 3, where 6 rows split 2 per rank); each
