@@ -40,6 +40,17 @@ bool is_run_file(const fs::path& p) {
          n == "checkpoint.pt" || (n.rfind("ckpt-", 0) == 0 && p.extension() == ".pt");
 }
 
+bool is_steepest_run(const fs::path& dir) {
+  std::error_code ec;
+  if (!fs::exists(dir / "metrics.jsonl", ec) || !fs::exists(dir / "config.json", ec)) return false;
+  try {
+    train_config_from_json(read_json_file((dir / "config.json").string()));
+    return true;
+  } catch (const std::exception&) {
+    return false;
+  }
+}
+
 void prepare_run_dir(const std::string& out, bool overwrite, bool resuming_here) {
   std::error_code ec;
   fs::create_directories(out, ec);
@@ -51,6 +62,15 @@ void prepare_run_dir(const std::string& out, bool overwrite, bool resuming_here)
     throw std::runtime_error("run directory '" + out +
                              "' already holds a run; pass --overwrite to replace it or --resume " +
                              out + " to continue it");
+  // --overwrite deletes only what a run of ours wrote: a directory whose
+  // config.json is not a training config (or that has no metrics.jsonl) holds
+  // someone else's files of the same names.
+  if (has_run && overwrite && !resuming_here && !is_steepest_run(out))
+    throw std::runtime_error("'" + out +
+                             "' holds files named like a run's (config.json, summary.json, "
+                             "checkpoint.pt or ckpt-*.pt) but is not a steepest run directory "
+                             "(no training config.json with metrics.jsonl); nothing was deleted. "
+                             "Choose another --out");
   if (has_run && overwrite && !resuming_here)
     for (const auto& e : fs::directory_iterator(out, ec))
       if (is_run_file(e.path())) fs::remove(e.path(), ec);
@@ -235,6 +255,17 @@ TrainSummary train(const TrainConfig& config_in, const TrainRunOptions& options)
   std::optional<MetricsWriter> metrics;
   agree([&] {
     if (resuming) {
+      // The model's shape comes from the checkpoint: a flag that changes it
+      // would load mismatched weights into a run that cannot be used later.
+      const nlohmann::ordered_json was = to_json(read_checkpoint_config(options.resume));
+      const nlohmann::ordered_json now = to_json(cfg);
+      for (const char* key : {"vocab_size", "n_layer", "n_head", "n_embd", "residual_mixing",
+                              "attn_1_over_d", "optimizer"})
+        if (was.at(key) != now.at(key) && !(std::string(key) == "vocab_size" && was.at(key) == 0))
+          throw std::invalid_argument(
+              "checkpoint '" + options.resume + "' was trained with " + key + " " +
+              was.at(key).dump() + ", this run asks for " + now.at(key).dump() +
+              "; drop the flag that changes it, or start a new run with --out");
       state = load_checkpoint(options.resume, *model, optimizer);
       sampler.set_position(state.data_position);
       if (state.step >= cfg.steps)
@@ -242,6 +273,30 @@ TrainSummary train(const TrainConfig& config_in, const TrainRunOptions& options)
                                     std::to_string(state.step) + " of --steps " +
                                     std::to_string(cfg.steps) + "; pass a larger --steps");
       progress.print("resumed from " + options.resume + " at step " + std::to_string(state.step));
+    }
+    if (resuming_here && lead) {
+      // Resuming from an earlier checkpoint of this directory would overwrite
+      // the later ones and the metrics after it: make that a decision.
+      std::error_code ec;
+      std::vector<fs::path> later;
+      for (const auto& e : fs::directory_iterator(out, ec)) {
+        const std::string n = e.path().filename().string();
+        if (n.rfind("ckpt-", 0) != 0 || e.path().extension() != ".pt") continue;
+        int64_t k = -1;
+        try {
+          k = std::stoll(n.substr(5));
+        } catch (const std::exception&) {
+          continue;
+        }
+        if (k > state.step) later.push_back(e.path());
+      }
+      if (!later.empty() && !options.overwrite)
+        throw std::invalid_argument(
+            "resuming '" + options.resume + "' (step " + std::to_string(state.step) +
+            ") in its own directory would overwrite the later '" + later.front().string() +
+            "' and the metrics after step " + std::to_string(state.step) +
+            "; pass --out NEWDIR to branch off, or --overwrite to discard them");
+      for (const auto& f : later) fs::remove(f, ec);
     }
     if (lead) {
       write_json_file(out / "config.json", to_json(cfg));

@@ -92,7 +92,14 @@ execute_process(COMMAND ${EXE} train ${common} --steps 6 --out ${WORK}/run
 if(rc EQUAL 0 OR NOT err MATCHES "--overwrite")
   message(FATAL_ERROR "an existing run was not protected: ${err}")
 endif()
-run_ok(${EXE} train --resume ${WORK}/run/ckpt-3.pt --steps 8)
+# Resuming an earlier checkpoint in place would overwrite ckpt-6.pt: refused
+# without --overwrite (issue #12), then done with it.
+execute_process(COMMAND ${EXE} train --resume ${WORK}/run/ckpt-3.pt --steps 8
+  RESULT_VARIABLE rc ERROR_VARIABLE err)
+if(rc EQUAL 0 OR NOT err MATCHES "ckpt-6.pt")
+  message(FATAL_ERROR "resuming ckpt-3.pt in place did not protect ckpt-6.pt: ${err}")
+endif()
+run_ok(${EXE} train --resume ${WORK}/run/ckpt-3.pt --steps 8 --overwrite)
 file(STRINGS ${WORK}/run/metrics.jsonl lines)
 list(LENGTH lines n)
 if(NOT n EQUAL 8)

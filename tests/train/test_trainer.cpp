@@ -100,6 +100,66 @@ TEST_F(TrainerTest, ExistingRunNeedsOverwriteOrResume) {
   EXPECT_NO_THROW(train(cfg, o));
 }
 
+// Issue #12: --overwrite on a directory that is not a run deleted the user's
+// own config.json, summary.json and ckpt-best.pt.
+TEST_F(TrainerTest, OverwriteNeverDeletesFilesOfADirectoryThatIsNotARun) {
+  cfg.steps = 2;
+  fs::create_directories(cfg.out);
+  std::ofstream(fs::path(cfg.out) / "config.json") << R"({"my": "settings"})";
+  std::ofstream(fs::path(cfg.out) / "summary.json") << "my notes";
+  std::ofstream(fs::path(cfg.out) / "ckpt-best.pt") << "my model";
+  auto o = quiet();
+  o.overwrite = true;
+  try {
+    train(cfg, o);
+    FAIL() << "trained over a foreign directory";
+  } catch (const std::runtime_error& e) {
+    EXPECT_NE(std::string(e.what()).find("nothing was deleted"), std::string::npos) << e.what();
+  }
+  for (const char* f : {"config.json", "summary.json", "ckpt-best.pt"})
+    EXPECT_TRUE(fs::exists(fs::path(cfg.out) / f)) << f;
+}
+
+// Issue #12: resuming ckpt-5.pt into its own directory silently overwrote the
+// later checkpoints and metrics; now it takes --overwrite (which discards them).
+TEST_F(TrainerTest, ResumingAnEarlierCheckpointInPlaceNeedsOverwrite) {
+  cfg.steps = 10;
+  cfg.checkpoint_every = 5;
+  train(cfg, quiet());
+  const std::string ckpt5 = (fs::path(cfg.out) / "ckpt-5.pt").string();
+  auto o = quiet();
+  o.resume = ckpt5;
+  try {
+    train(cfg, o);
+    FAIL() << "resumed over later checkpoints";
+  } catch (const std::invalid_argument& e) {
+    EXPECT_NE(std::string(e.what()).find("ckpt-10.pt"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("--overwrite"), std::string::npos) << e.what();
+  }
+  EXPECT_EQ(train_losses(fs::path(cfg.out) / "metrics.jsonl").size(), 10u);  // untouched
+  o.overwrite = true;
+  EXPECT_NO_THROW(train(cfg, o));
+  EXPECT_TRUE(fs::exists(fs::path(cfg.out) / "ckpt-10.pt"));  // written again by the new run
+}
+
+// Issue #12: --vocab-size 512 over a 256-vocab checkpoint was accepted.
+TEST_F(TrainerTest, ResumeWithAModelChangingFlagIsRefusedByName) {
+  cfg.steps = 2;
+  train(cfg, quiet());
+  TrainConfig changed = cfg;
+  changed.steps = 4;
+  changed.vocab_size = 512;
+  auto o = quiet();
+  o.resume = (fs::path(cfg.out) / "checkpoint.pt").string();
+  try {
+    train(changed, o);
+    FAIL() << "resumed with another vocabulary";
+  } catch (const std::invalid_argument& e) {
+    EXPECT_NE(std::string(e.what()).find("vocab_size 256"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("512"), std::string::npos) << e.what();
+  }
+}
+
 TEST_F(TrainerTest, UnwritableOutputDirectoryIsReported) {
   std::ofstream(dir / "afile") << "x";
   cfg.out = (dir / "afile" / "run").string();
