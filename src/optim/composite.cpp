@@ -7,19 +7,11 @@
 #include <cstdio>
 
 #include "optim/gradient_checks.h"
+#include "optim/param_groups.h"
 #include "optim/state_bytes.h"
 #include "steepest/compat.h"
 
 namespace steepest {
-namespace {
-
-std::string shape_string(const std::vector<int64_t>& s) {
-  std::string out;
-  for (size_t i = 0; i < s.size(); ++i) out += (i ? "x" : "") + std::to_string(s[i]);
-  return out.empty() ? "scalar" : out;
-}
-
-}  // namespace
 
 CompositeOptimizer::CompositeOptimizer(std::vector<OptimizerPart> parts,
                                        std::vector<ParameterRoute> routes, std::string archive_kind,
@@ -135,7 +127,7 @@ std::string CompositeOptimizer::table() const {
   out += line;
   for (const auto& r : routes_) {
     std::snprintf(line, sizeof(line), "%-40s %-14s %-16s %-9.3g %-7.3g %s\n", r.name.c_str(),
-                  shape_string(r.shape).c_str(), r.optimizer.c_str(), r.lr, r.scale,
+                  detail::shape_text(r.shape).c_str(), r.optimizer.c_str(), r.lr, r.scale,
                   r.reason.c_str());
     out += line;
   }

@@ -4,7 +4,6 @@
 
 #include "steepest/optim/registry.h"
 #include "steepest/optim/sharded.h"
-#include "steepest/optim/stiefel.h"
 
 namespace steepest {
 
@@ -30,20 +29,7 @@ ModelOptimizer::ModelOptimizer(const torch::nn::Module& model, const ModelOptimi
       auto inner = make_matrix_optimizer(options.name, params, options.lr, opt, options.total_steps,
                                          options.weight_decay);
       if (!options.collectives || options.collectives->world_size() == 1) return inner;
-      // Owners balanced by each matrix's predicted step cost.
-      std::vector<double> costs;
-      const auto* muon = dynamic_cast<const Muon*>(inner.get());
-      const auto* stiefel = dynamic_cast<const Stiefel*>(inner.get());
-      for (const auto& [name, p] : params) {
-        const int64_t m = p.size(0), n = p.numel() / p.size(0);
-        costs.push_back(
-            muon != nullptr ? muon->predicted_cost(m, n).total_flops()
-            : stiefel != nullptr
-                ? stiefel_step_cost(static_cast<const StiefelOptions&>(stiefel->defaults()), m, n)
-                      .total_flops()
-                : double(m) * double(n) * double(std::min(m, n)));
-      }
-      return std::make_unique<ShardedOptimizer>(std::move(inner), options.collectives, costs);
+      return std::make_unique<ShardedOptimizer>(std::move(inner), options.collectives);
     };
     impl_ = std::make_unique<HybridOptimizer>(model, h);
     return;

@@ -12,15 +12,6 @@
 #include "steepest/optim/hybrid.h"
 
 namespace steepest {
-namespace {
-
-std::string shape_of(const at::Tensor& t) {
-  std::string s;
-  for (int64_t i = 0; i < t.dim(); ++i) s += (i ? "x" : "") + std::to_string(t.size(i));
-  return s.empty() ? "scalar" : s;
-}
-
-}  // namespace
 
 Module flat_module_tree(const std::vector<NamedParameter>& params) {
   static const std::regex embed(kEmbeddingNamePattern);
@@ -56,16 +47,16 @@ Modular::Modular(const std::vector<NamedParameter>& params, Module tree, Modular
     const at::Tensor& p = it->second;
     if (a.norm != AtomNorm::Gain && p.dim() < 2)
       throw std::invalid_argument("modular: atom '" + a.name + "' is " + atom_norm_name(a.norm) +
-                                  " but its parameter has shape " + shape_of(p) +
+                                  " but its parameter has shape " + detail::shape_text(p.sizes()) +
                                   "; 1-D parameters (gains, biases) are Gain atoms");
     covered[a.name] = true;
     params_.push_back(p);
   }
   for (const auto& [name, p] : params)
     if (!covered.count(name))
-      throw std::invalid_argument("modular: parameter '" + name + "' (" + shape_of(p) +
-                                  ") is no atom of module '" + tree_->name() +
-                                  "'; describe it in the tree (docs/MODULAR.md)");
+      throw std::invalid_argument("modular: parameter '" + name + "' (" +
+                                  detail::shape_text(p.sizes()) + ") is no atom of module '" +
+                                  tree_->name() + "'; describe it in the tree (docs/MODULAR.md)");
 }
 
 at::Tensor Modular::step(LossClosure closure) {
@@ -103,8 +94,8 @@ std::string Modular::table() const {
     const auto& a = shares_[i];
     // An atom's sensitivity is 1 by definition; the tree's is on the last line.
     std::snprintf(line, sizeof(line), "%-34s %-12s %-7s %7.3g %5g %9.4g %10.4g\n", a.name.c_str(),
-                  shape_of(params_[i]).c_str(), atom_norm_name(a.norm).c_str(), a.mass, 1.0,
-                  a.multiplier, lr * a.multiplier);
+                  detail::shape_text(params_[i].sizes()).c_str(), atom_norm_name(a.norm).c_str(),
+                  a.mass, 1.0, a.multiplier, lr * a.multiplier);
     out += line;
   }
   std::snprintf(line, sizeof(line), "module '%s': mass %.4g, sensitivity %.4g\n",

@@ -14,6 +14,32 @@ std::string prefix(size_t g, size_t i) {
 }
 }  // namespace
 
+void write_tensor_state(torch::serialize::OutputArchive& archive, const std::string& prefix,
+                        const TensorState& state) {
+  archive.write(prefix + "step", c10::IValue(state.step));
+  std::vector<std::string> names;
+  for (const auto& [name, t] : state.buffers) {
+    archive.write(prefix + "buf." + name, t, /*is_buffer=*/true);
+    names.push_back(name);
+  }
+  archive.write(prefix + "buffers", c10::IValue(names));
+}
+
+std::unique_ptr<TensorState> read_tensor_state(torch::serialize::InputArchive& archive,
+                                               const std::string& prefix, const at::Tensor& p) {
+  c10::IValue v;
+  if (!archive.try_read(prefix + "step", v)) return nullptr;
+  auto s = std::make_unique<TensorState>();
+  s->step = v.toInt();
+  archive.read(prefix + "buffers", v);
+  for (const auto& name : v.toListRef()) {
+    at::Tensor t;
+    archive.read(prefix + "buf." + name.toStringRef(), t, /*is_buffer=*/true);
+    s->buffers[name.toStringRef()] = t.to(p.device(), p.scalar_type());
+  }
+  return s;
+}
+
 NamedOptimizer::NamedOptimizer(std::vector<torch::optim::OptimizerParamGroup> groups,
                                std::unique_ptr<torch::optim::OptimizerOptions> defaults,
                                std::vector<std::string> names)
@@ -80,14 +106,7 @@ void NamedOptimizer::save(torch::serialize::OutputArchive& archive) const {
       archive.write(prefix(g, i) + "shape", c10::IValue(p.sizes().vec()));
       auto it = state_.find(compat::state_key(p));
       if (it == state_.end()) continue;
-      const auto& s = static_cast<const TensorState&>(*it->second);
-      archive.write(prefix(g, i) + "step", c10::IValue(s.step));
-      std::vector<std::string> names;
-      for (const auto& b : s.buffers) {
-        archive.write(prefix(g, i) + "buf." + b.first, b.second, /*is_buffer=*/true);
-        names.push_back(b.first);
-      }
-      archive.write(prefix(g, i) + "buffers", c10::IValue(names));
+      write_tensor_state(archive, prefix(g, i), static_cast<const TensorState&>(*it->second));
     }
   }
 }
@@ -117,18 +136,7 @@ void NamedOptimizer::load(torch::serialize::InputArchive& archive) {
       TORCH_CHECK(v.toIntVector() == p.sizes().vec(), kind(), " checkpoint: parameter '",
                   param_name(p), "' has shape ", p.sizes(), " but the checkpoint holds ",
                   at::IntArrayRef(v.toIntVector()));
-      std::unique_ptr<TensorState> s;
-      if (archive.try_read(prefix(g, i) + "step", v)) {
-        s = std::make_unique<TensorState>();
-        s->step = v.toInt();
-        archive.read(prefix(g, i) + "buffers", v);
-        for (const auto& name : v.toListRef()) {
-          at::Tensor t;
-          archive.read(prefix(g, i) + "buf." + name.toStringRef(), t, /*is_buffer=*/true);
-          s->buffers[name.toStringRef()] = t.to(p.device(), p.scalar_type());
-        }
-      }
-      states.emplace_back(&p, std::move(s));
+      states.emplace_back(&p, read_tensor_state(archive, prefix(g, i), p));
     }
   }
   for (size_t g = 0; g < param_groups_.size(); ++g) param_groups_[g].options().set_lr(lrs[g]);

@@ -52,8 +52,7 @@ std::string key(size_t i) {
 }  // namespace
 
 ShardedOptimizer::ShardedOptimizer(std::unique_ptr<NamedOptimizer> inner,
-                                   std::shared_ptr<Collectives> comm,
-                                   const std::vector<double>& costs)
+                                   std::shared_ptr<Collectives> comm)
     : NamedOptimizer(copy_groups(*inner), inner->defaults().clone(), names_of(*inner)),
       inner_(std::move(inner)),
       comm_(std::move(comm)) {
@@ -62,8 +61,9 @@ ShardedOptimizer::ShardedOptimizer(std::unique_ptr<NamedOptimizer> inner,
               "ShardedOptimizer: the inner optimizer must have one parameter group, it has ",
               inner_->param_groups().size());
   const auto& params = inner_->param_groups()[0].params();
-  TORCH_CHECK(costs.size() == params.size(), "ShardedOptimizer: ", costs.size(), " costs for ",
-              params.size(), " parameters");
+  std::vector<double> costs;
+  for (const auto& p : params)  // conv weights count as (out, in·kh·kw), as Muon steps them
+    costs.push_back(inner_->predicted_step_cost(p.size(0), p.numel() / p.size(0)).total_flops());
   for (const auto& p : params)
     TORCH_CHECK(p.scalar_type() == params[0].scalar_type(),
                 "ShardedOptimizer: every matrix must have one dtype; '", inner_->param_name(p),
@@ -134,15 +134,8 @@ void ShardedOptimizer::save(torch::serialize::OutputArchive& archive) const {
     for (size_t i = 0; i < params.size(); ++i) {
       auto it = inner_->state().find(compat::state_key(params[i]));
       if (owners_[i] != me || it == inner_->state().end()) continue;
-      const auto& s = static_cast<const TensorState&>(*it->second);
       held.push_back(static_cast<int64_t>(i));
-      a.write(key(i) + "step", c10::IValue(s.step));
-      std::vector<std::string> names;
-      for (const auto& [name, t] : s.buffers) {
-        a.write(key(i) + "buf." + name, t, /*is_buffer=*/true);
-        names.push_back(name);
-      }
-      a.write(key(i) + "buffers", c10::IValue(names));
+      write_tensor_state(a, key(i), static_cast<const TensorState&>(*it->second));
     }
     a.write("held", c10::IValue(held));
     a.save_to(mine_stream);
@@ -165,16 +158,8 @@ void ShardedOptimizer::save(torch::serialize::OutputArchive& archive) const {
       a.read("held", v);
       for (int64_t i : v.toIntVector()) {
         const auto& p = params[static_cast<size_t>(i)];
-        auto s = std::make_unique<TensorState>();
-        a.read(key(static_cast<size_t>(i)) + "step", v);
-        s->step = v.toInt();
-        a.read(key(static_cast<size_t>(i)) + "buffers", v);
-        for (const auto& name : v.toListRef()) {
-          at::Tensor t;
-          a.read(key(static_cast<size_t>(i)) + "buf." + name.toStringRef(), t, true);
-          s->buffers[name.toStringRef()] = t;
-        }
-        inner_->state()[compat::state_key(p)] = std::move(s);
+        inner_->state()[compat::state_key(p)] =
+            read_tensor_state(a, key(static_cast<size_t>(i)), p);
       }
     }
   }

@@ -290,4 +290,9 @@ at::Tensor Stiefel::step(LossClosure closure) {
   return loss;
 }
 
+Cost Stiefel::predicted_step_cost(int64_t m, int64_t n) const {
+  return stiefel_step_cost(static_cast<const StiefelOptions&>(param_groups_.front().options()), m,
+                           n);
+}
+
 }  // namespace steepest

@@ -91,11 +91,7 @@ TEST(ShardedOptimizer, ThreeRanksMatchTheUnshardedStepAndGatherItsState) {
   std::string saved;
   const auto errors = run_ranks(world, [&](int r, std::shared_ptr<Collectives> comm) {
     const auto ps = matrices();
-    auto inner = std::make_unique<Muon>(ps, MuonOptions(0.05));
-    std::vector<double> costs;
-    for (const auto& [n, p] : ps)
-      costs.push_back(inner->predicted_cost(p.size(0), p.size(1)).total_flops());
-    ShardedOptimizer opt(std::move(inner), comm, costs);
+    ShardedOptimizer opt(std::make_unique<Muon>(ps, MuonOptions(0.05)), comm);
     for (int s = 0; s < steps; ++s) {
       set_grads(ps, s);
       opt.step();

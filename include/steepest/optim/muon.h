@@ -81,6 +81,7 @@ class Muon : public NamedOptimizer {
   int ns_steps_for(const at::Tensor& p, const MuonOptions& o) const;
   // What one step spends on an m×n parameter of the first group at `step`.
   Cost predicted_cost(int64_t m, int64_t n, int64_t step = 1, int ns_steps = -1) const;
+  Cost predicted_step_cost(int64_t m, int64_t n) const override { return predicted_cost(m, n); }
 
  private:
   std::string kind_ = "muon";

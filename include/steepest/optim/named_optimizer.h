@@ -23,6 +23,15 @@ struct TensorState : torch::optim::OptimizerCloneableParamState<TensorState> {
   std::map<std::string, at::Tensor> buffers;
 };
 
+// One parameter's state in an archive, under `prefix`: "<prefix>step",
+// "<prefix>buffers" (the names) and "<prefix>buf.<name>" for each buffer.
+void write_tensor_state(torch::serialize::OutputArchive& archive, const std::string& prefix,
+                        const TensorState& state);
+// What write_tensor_state() wrote, buffers moved to p's device and dtype;
+// null when the archive holds no state under `prefix` (p was never stepped).
+std::unique_ptr<TensorState> read_tensor_state(torch::serialize::InputArchive& archive,
+                                               const std::string& prefix, const at::Tensor& p);
+
 class NamedOptimizer : public torch::optim::Optimizer {
  public:
   // `names` follows the parameters of `groups` in order (group by group); an
@@ -47,6 +56,15 @@ class NamedOptimizer : public torch::optim::Optimizer {
   // the first mismatch.
   void save(torch::serialize::OutputArchive& archive) const override;
   void load(torch::serialize::InputArchive& archive) override;
+
+  // What one step() spends on an m×n parameter (rows = fan_out) of the first
+  // group, as predicted before running it; zero where the optimizer does not
+  // predict. Sharded data parallelism balances matrix owners by it.
+  virtual Cost predicted_step_cost(int64_t m, int64_t n) const {
+    (void)m;
+    (void)n;
+    return {};
+  }
 
   // Its own routing table for logs (the modular optimizer's per-atom shares);
   // empty: the caller's table of parameters is enough.

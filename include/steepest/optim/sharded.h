@@ -24,10 +24,9 @@ std::vector<int> assign_owners(const std::vector<double>& costs, int world_size)
 class ShardedOptimizer : public NamedOptimizer {
  public:
   // `inner` is the unsharded optimizer over every hidden matrix (a Muon-family
-  // or Stiefel optimizer, one parameter group); `costs` its predicted cost per
-  // parameter, in order. world_size 1 is allowed (then nothing is sent).
-  ShardedOptimizer(std::unique_ptr<NamedOptimizer> inner, std::shared_ptr<Collectives> comm,
-                   const std::vector<double>& costs);
+  // or Stiefel optimizer, one parameter group); owners are balanced by its
+  // predicted_step_cost() FLOPs. world_size 1 is allowed (then nothing is sent).
+  ShardedOptimizer(std::unique_ptr<NamedOptimizer> inner, std::shared_ptr<Collectives> comm);
 
   std::string kind() const override { return inner_->kind(); }
   // Steps the owned matrices (with this optimizer's current learning rates),
@@ -41,6 +40,9 @@ class ShardedOptimizer : public NamedOptimizer {
   void load(torch::serialize::InputArchive& archive) override;
 
   int64_t state_bytes() const override { return inner_->state_bytes(); }
+  Cost predicted_step_cost(int64_t m, int64_t n) const override {
+    return inner_->predicted_step_cost(m, n);
+  }
   const std::vector<int>& owners() const { return owners_; }
   NamedOptimizer& inner() { return *inner_; }
 

@@ -108,6 +108,8 @@ class Stiefel : public NamedOptimizer {
   // "stiefel" (tangent) or "manifold-muon" (dual-ascent), from the defaults' method.
   std::string kind() const override;
   at::Tensor step(LossClosure closure = nullptr) override;
+  // stiefel_step_cost() of the first group's options.
+  Cost predicted_step_cost(int64_t m, int64_t n) const override;
 
   // Largest ‖WᵀA + AᵀW‖_F over the dual-ascent parameters of the last step
   // (A = the direction taken); NaN if none ran dual ascent. Syncs on a GPU.
