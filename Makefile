@@ -4,20 +4,25 @@ JOBS       ?= $(shell nproc)
 THREADS    ?= $(shell nproc)
 APT_PACKAGES := cmake g++ make libtorch-dev libopenblas-dev libgtest-dev libbenchmark-dev \
                 libcli11-dev nlohmann-json3-dev libfmt-dev bible-kjv zlib1g-dev chromium libgloo-dev
+FUZZ_PACKAGES := clang libfuzzer-14-dev
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: deps build test run demo bench format clean
+.PHONY: deps build test run demo bench format clean check-sanitize fuzz
 
-# Installs only the Debian packages that are missing (needs root or sudo).
-deps:
-	@missing=""; for p in $(APT_PACKAGES); do \
+# Installs only the Debian packages of $(1) that are missing (needs root or sudo).
+define apt_install
+	@missing=""; for p in $(1); do \
 	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "install ok installed" || missing="$$missing $$p"; \
 	done; \
 	if [ -n "$$missing" ]; then \
-	  echo "make deps: installing$$missing"; \
+	  echo "make $@: installing$$missing"; \
 	  $(SUDO) apt-get update -qq && \
 	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends $$missing; \
-	else echo "make deps: all Debian packages present"; fi
+	else echo "make $@: all Debian packages present"; fi
+endef
+
+deps:
+	$(call apt_install,$(APT_PACKAGES))
 
 $(BUILD)/CMakeCache.txt:
 	cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=Release
@@ -27,6 +32,43 @@ build: $(BUILD)/CMakeCache.txt
 
 test: deps build
 	cd $(BUILD) && ctest --output-on-failure -j $(JOBS) --timeout 900
+
+# ASan + UBSan build of the library, the CLI and the tests in $(SAN_BUILD), then its ctest.
+# Reports go to files under $(SAN_LOGS), not stderr: a report in a child process (CLI
+# tests, distributed ranks, bench runs) that is expected to fail would otherwise pass
+# unseen; any file there fails the target. The options also cover the build, whose gtest
+# discovery runs the instrumented test binary. LDFLAGS: install.find_package's consumer
+# links the instrumented static library, so it needs the sanitizer runtimes too.
+SAN_BUILD ?= build-sanitize
+SAN_LOGS   = $(abspath $(SAN_BUILD))/sanitizer-logs
+SAN_ENV    = ASAN_OPTIONS=log_path=$(SAN_LOGS)/asan:log_exe_name=1:check_initialization_order=1:detect_stack_use_after_return=1 \
+             UBSAN_OPTIONS=log_path=$(SAN_LOGS)/ubsan:log_exe_name=1:print_stacktrace=1:halt_on_error=1 \
+             LSAN_OPTIONS=suppressions=$(CURDIR)/tests/sanitize/lsan.supp:print_suppressions=0
+SAN_REPORT = if [ -n "$$(ls -A $(SAN_LOGS))" ]; then \
+               for f in $(SAN_LOGS)/*; do echo "=== $$f"; cat "$$f"; done; \
+               echo "check-sanitize: sanitizer reports above"; exit 1; fi
+check-sanitize: deps
+	cmake -S . -B $(SAN_BUILD) -DSTEEPEST_SANITIZE=ON -DSTEEPEST_BUILD_BENCHMARKS=OFF \
+	  -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_CXX_FLAGS_RELWITHDEBINFO="-O1 -g -DNDEBUG"
+	rm -rf $(SAN_LOGS) && mkdir -p $(SAN_LOGS)
+	$(SAN_ENV) cmake --build $(SAN_BUILD) -j $(JOBS) || { $(SAN_REPORT); exit 1; }
+	cd $(SAN_BUILD) && $(SAN_ENV) LDFLAGS=-fsanitize=address,undefined,float-cast-overflow \
+	  ctest --output-on-failure -j $(JOBS) --timeout 900; rc=$$?; $(SAN_REPORT); exit $$rc
+
+# libFuzzer targets (tests/fuzz/README.md): an instrumented build with clang in
+# build-fuzz, each target FUZZ_SECONDS on a scratch copy of its seed corpus;
+# fails when any target finds a crash. FUZZ_TARGETS entries are name:max_len.
+FUZZ_BUILD   ?= build-fuzz
+FUZZ_SECONDS ?= 60
+FUZZ_JOBS    ?= $(JOBS)
+FUZZ_TARGETS ?= fuzz_shard:4096 fuzz_npy:8192 fuzz_train_config:4096 fuzz_bench_suite:4096 \
+                fuzz_checkpoint:65536
+fuzz: deps
+	$(call apt_install,$(FUZZ_PACKAGES))
+	CC=clang CXX=clang++ cmake -S . -B $(FUZZ_BUILD) -DCMAKE_BUILD_TYPE=Release -DSTEEPEST_FUZZ=ON \
+	  -DSTEEPEST_BUILD_TESTS=OFF -DSTEEPEST_BUILD_BENCHMARKS=OFF -DSTEEPEST_BUILD_APPS=OFF
+	cmake --build $(FUZZ_BUILD) --target fuzz_targets -j $(JOBS)
+	tests/fuzz/run.sh $(FUZZ_BUILD) $(FUZZ_SECONDS) $(FUZZ_JOBS) $(FUZZ_TARGETS)
 
 # The main job: train the default GPT with Muon on the King James Bible, then sample it.
 RUN_DIR ?= runs/default

@@ -30,6 +30,15 @@ void add_runner_options(CLI::App* cmd, const std::shared_ptr<BenchOptions>& o,
 
 }  // namespace
 
+namespace {
+// A bench in which no run finished has no result: say so with a failing exit.
+void require_a_success(const BenchCounts& c, const std::string& out) {
+  if (c.succeeded() == 0 && c.ran + c.cached + c.failed > 0)
+    throw std::runtime_error("every run failed, so there is no result; the first lines of " + out +
+                             "/logs/*.log say why (a data path, the optimizer, or lrs too high)");
+}
+}  // namespace
+
 void add_bench_command(CLI::App& app) {
   auto o = std::make_shared<BenchOptions>();
   auto suite = std::make_shared<std::string>();
@@ -54,6 +63,7 @@ void add_bench_command(CLI::App& app) {
     const auto c = run_bench(s, *o);
     std::printf("bench done: %d runs ran, %d cached, %d failed; results in %s\n", c.ran, c.cached,
                 c.failed, o->out.c_str());
+    require_a_success(c, o->out);
   });
 }
 
@@ -106,6 +116,7 @@ void add_sweep_command(CLI::App& app) {
     }
     std::printf("sweep done: %d runs ran, %d cached, %d failed; results in %s\n", c.ran, c.cached,
                 c.failed, o->out.c_str());
+    require_a_success(c, o->out);
   });
 }
 

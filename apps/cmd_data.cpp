@@ -24,7 +24,8 @@ void add_data_command(CLI::App& app) {
       ->capture_default_str();
   prep->add_flag("--default", a->use_default,
                  "the default corpus: the King James Bible from Debian's bible-kjv");
-  prep->add_flag("--force", a->force, "with --default: rebuild even if the shards exist");
+  prep->add_flag("--force", a->force,
+                 "replace existing shards in --out (with --default: rebuild them)");
   prep->callback([a] {
     if (a->use_default == !a->text.empty())
       throw std::invalid_argument("give either --text FILE... or --default");
@@ -33,7 +34,7 @@ void add_data_command(CLI::App& app) {
             ? prepare_default_corpus(a->out.empty() ? "data/kjv" : a->out, a->val_fraction,
                                      a->force)
             : (a->out.empty() ? throw std::invalid_argument("--out DIR is required with --text")
-                              : prepare_text_dataset(a->text, a->out, a->val_fraction));
+                              : prepare_text_dataset(a->text, a->out, a->val_fraction, a->force));
     std::cout << "train: " << d.train_path << " (" << d.train_tokens << " tokens)\n"
               << "val:   " << d.val_path << " (" << d.val_tokens << " tokens)" << std::endl;
   });

@@ -92,6 +92,12 @@ void add_orthogonalize_command(CLI::App& app) {
                   "OpenBLAS threads (libtorch intra-op then 1; 0 = leave both as they are)");
   cmd->add_flag("--demo", args->demo, "run every method on a built-in matrix with known spectrum");
   cmd->callback([args] {
+    if (args->threads < 0 || args->threads > 1024)
+      throw std::invalid_argument("--threads must be in [0, 1024] (0 = leave as is), got " +
+                                  std::to_string(args->threads));
+    if (args->steps == 0 || args->steps < -1)
+      throw std::invalid_argument("--steps must be >= 1 (or -1: the schedule's own), got " +
+                                  std::to_string(args->steps));
     if (args->threads > 0) set_threads(args->threads);
     if (args->demo) return demo(*args);
     if (args->in.empty()) throw CLI::RequiredError("--in (or --demo)");
@@ -100,6 +106,15 @@ void add_orthogonalize_command(CLI::App& app) {
     if (X.dim() != 2 && X.dim() != 3)
       throw std::invalid_argument("--in '" + args->in + "' has " + std::to_string(X.dim()) +
                                   " dimensions; expected a matrix (m,n) or a batch (B,m,n)");
+    if (X.numel() == 0)
+      throw std::invalid_argument("--in '" + args->in + "' has shape " + c10::str(X.sizes()) +
+                                  ", which holds no entries; give a " +
+                                  "matrix with at least one row and one column");
+    if (!at::isfinite(X).all().item<bool>())
+      throw std::invalid_argument("--in '" + args->in + "' holds " +
+                                  std::to_string(at::isnan(X).sum().item<int64_t>()) + " NaN and " +
+                                  std::to_string(at::isinf(X).sum().item<int64_t>()) +
+                                  " Inf entries; orthogonalization needs finite values");
     at::Tensor O;
     const auto j = run_one(o, X, &O);
     if (!args->out.empty()) write_npy(args->out, O);

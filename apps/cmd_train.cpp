@@ -2,6 +2,7 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <cmath>
 #include <filesystem>
 #include <fstream>
 #include <iostream>
@@ -36,43 +37,32 @@ std::pair<std::string, nlohmann::json> parse_opt(const std::string& text) {
   return {key, v};
 }
 
-std::string dashed(std::string key) {
-  for (auto& c : key)
-    if (c == '_') c = '-';
-  return key;
-}
-
-// Converts a flag's text to the JSON type of the key's default value.
-nlohmann::json typed(const std::string& key, const std::string& text,
-                     const nlohmann::ordered_json& defaults) {
-  const auto& d = defaults.at(key);
-  if (d.is_boolean()) {
+// Converts a flag's text to the JSON type of the field. Integers also take a
+// whole number in float notation (--steps 1e4); anything else names the flag.
+nlohmann::json typed(const TrainConfigField& f, const std::string& text) {
+  if (f.is_bool()) {
     if (text == "true" || text == "1" || text == "on") return true;
     if (text == "false" || text == "0" || text == "off") return false;
-    throw std::invalid_argument("--" + dashed(key) +
-                                " is a switch: give it alone, or =true / =false, "
-                                "got '" +
+    throw std::invalid_argument(f.flag() + " is a switch: give it alone, or =true / =false, got '" +
                                 text + "'");
   }
+  if (!f.is_integer() && !f.is_float()) return text;
+  const std::string want = f.is_integer() ? "a whole number" : "a number";
   try {
-    if (d.is_number_integer()) {
-      size_t used = 0;
+    size_t used = 0;
+    if (f.is_integer()) {
       const long long v = std::stoll(text, &used);
-      if (used != text.size()) throw std::invalid_argument(text);
-      return v;
+      if (used == text.size()) return v;
     }
-    if (d.is_number_float()) {
-      size_t used = 0;
-      const double v = std::stod(text, &used);
-      if (used != text.size()) throw std::invalid_argument(text);
-      return v;
-    }
+    const double v = std::stod(text, &used);
+    if (used != text.size()) throw std::invalid_argument(text);
+    if (f.is_float()) return v;
+    if (std::isfinite(v) && std::floor(v) == v && std::abs(v) < 9.0e18)
+      return static_cast<long long>(v);
   } catch (const std::exception&) {
-    throw std::invalid_argument("--" + dashed(key) + " expects a " +
-                                (d.is_number_integer() ? "whole number" : "number") + ", got '" +
-                                text + "'");
   }
-  return text;
+  throw std::invalid_argument(f.flag() + " expects " + want + " in " + f.range_text() + ", got '" +
+                              text + "'");
 }
 
 }  // namespace
@@ -89,29 +79,26 @@ void add_train_command(CLI::App& app) {
                   "start N local data-parallel ranks (c10d Gloo on 127.0.0.1); --batch stays "
                   "the global batch. Multi-machine: run one process per rank under torchrun's "
                   "RANK/WORLD_SIZE/MASTER_ADDR/MASTER_PORT instead");
-  const auto defaults = to_json(TrainConfig{});
   cmd->add_option("--opt", args->opt,
                   "optimizer hyperparameter KEY=VALUE, repeatable; `steepest optimizers` lists "
                   "each optimizer's (overrides the config's \"opt\" object key by key)")
       ->type_name("KEY=VALUE");
-  for (const auto& item : defaults.items()) {
-    const std::string key = item.key();
-    const auto& d = item.value();
-    if (d.is_object()) continue;  // "opt": --opt above
-    if (d.is_boolean()) {         // a switch: --key sets true, --key=false turns it off again
-      args->options[key] =
-          cmd->add_flag("--" + dashed(key) + "{true}", args->values[key],
-                        std::string(train_config_help(key)) + " (default " + d.dump() + ")");
+  const auto defaults = to_json(TrainConfig{});
+  for (const auto& f : train_config_fields()) {
+    if (f.type_name() == std::string("JSON")) continue;  // "opt": --opt above
+    const std::string help = std::string(f.help) +
+                             (f.range_text().empty() ? "" : " " + f.range_text()) + " (default " +
+                             defaults.at(f.name).dump() + ")";
+    if (f.is_bool()) {  // a switch: --key sets true, --key=false turns it off again
+      args->options[f.name] = cmd->add_flag(f.flag() + "{true}", args->values[f.name], help);
       continue;
     }
-    args->options[key] =
-        cmd->add_option("--" + dashed(key), args->values[key],
-                        std::string(train_config_help(key)) + " (default " + d.dump() + ")")
-            ->type_name(d.is_number_integer() ? "INT"
-                        : d.is_number_float() ? "FLOAT"
-                                              : "TEXT");
+    // Given twice (a script's default, then the user's), the last one counts.
+    args->options[f.name] = cmd->add_option(f.flag(), args->values[f.name], help)
+                                ->type_name(f.type_name())
+                                ->multi_option_policy(CLI::MultiOptionPolicy::TakeLast);
   }
-  cmd->callback([args, defaults] {
+  cmd->callback([args] {
     // defaults < checkpoint's config (resume) < --config file < flags given.
     nlohmann::json j = nlohmann::json::object();
     std::string checkpoint;
@@ -127,8 +114,9 @@ void add_train_command(CLI::App& app) {
                                     "' must hold a JSON object");
       for (const auto& item : file.items()) j[item.key()] = item.value();
     }
-    for (const auto& [key, opt] : args->options)
-      if (opt->count() > 0) j[key] = typed(key, args->values[key], defaults);
+    for (const auto& f : train_config_fields())
+      if (args->options.count(f.name) && args->options.at(f.name)->count() > 0)
+        j[f.name] = typed(f, args->values.at(f.name));
     if (!args->opt.empty()) {
       if (!j.contains("opt") || !j["opt"].is_object()) j["opt"] = nlohmann::json::object();
       for (const auto& text : args->opt) {

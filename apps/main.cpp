@@ -23,7 +23,10 @@ int main(int argc, char** argv) {
   } catch (const CLI::ParseError& e) {
     return app.exit(e);
   } catch (const c10::Error& e) {
-    std::cerr << "steepest: error: " << e.what_without_backtrace() << "\n";
+    // Our own checks should have caught this first: say so, then libtorch's text.
+    std::cerr << "steepest: error: an unexpected libtorch error (please report it with the "
+                 "command that caused it): "
+              << e.what_without_backtrace() << "\n";
     return 1;
   } catch (const std::exception& e) {
     std::cerr << "steepest: error: " << e.what() << "\n";

@@ -18,14 +18,31 @@ RunResult read_run(const BenchRun& run, double target) {
   const fs::path dir = run.config.out;
   const fs::path failed = dir.string() + ".failed.json";
   if (fs::exists(failed)) {
-    const auto j = read_json_file(failed.string());
     r.status = RunStatus::Failed;
-    r.error = j.value("error", std::string("failed"));
+    try {
+      const auto j = read_json_file(failed.string());
+      r.error = j.is_object() && j.contains("error") && j["error"].is_string()
+                    ? j["error"].get<std::string>()
+                    : "failed";
+    } catch (const std::exception& e) {
+      r.error = std::string("failed (its record is damaged: ") + e.what() + ")";
+    }
     r.final_val_loss = r.best_val_loss = std::numeric_limits<double>::infinity();
     return r;
   }
   if (!fs::exists(dir / "summary.json")) return r;
-  const auto s = read_json_file((dir / "summary.json").string());
+  nlohmann::json s;
+  try {
+    s = read_json_file((dir / "summary.json").string());
+    s.at("final_val_loss").get<double>();
+  } catch (const std::exception& e) {
+    // A summary damaged outside the trainer (which writes it atomically).
+    r.status = RunStatus::Failed;
+    r.error =
+        std::string("damaged summary.json (") + e.what() + "); rerun the bench to redo this run";
+    r.final_val_loss = r.best_val_loss = std::numeric_limits<double>::infinity();
+    return r;
+  }
   r.status = RunStatus::Done;
   r.final_val_loss = s.at("final_val_loss").get<double>();
   r.best_val_loss = s.at("best_val_loss").get<double>();

@@ -1,22 +1,27 @@
 #include "steepest/bench/runner.h"
 
 #include <fcntl.h>
-#include <spawn.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <chrono>
+#include <csignal>
 #include <cstdio>
+#include <cstring>
 #include <deque>
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <memory>
 #include <stdexcept>
 #include <thread>
 
 #include "steepest/bench/report.h"
 #include "steepest/bench/results.h"
 #include "util/atomic_file.h"
+#include "util/file_lock.h"
 
 extern char** environ;
 
@@ -44,17 +49,63 @@ fs::path config_path(const std::string& out, const BenchRun& r) {
 // Finished with this very config: the config the bench last started the run
 // with (configs/<id>.json; the run's own config.json holds resolved values
 // such as vocab_size) matches, and the run wrote its summary or its failure.
-bool cached(const std::string& out, const BenchRun& run) {
+// Only a divergence is an outcome of the config; any other failure (a full
+// disk, missing data, a killed process) is retried on the next bench.
+enum class Cached { no, finished, diverged };
+Cached cached(const std::string& out, const BenchRun& run) {
   const fs::path dir = run.config.out;
   const fs::path failed = dir.string() + ".failed.json";
   if (fs::exists(failed)) {
-    const auto j = read_json_file(failed.string());
-    return j.contains("config") && j["config"] == comparable(run.config);
+    nlohmann::json j;
+    try {
+      j = read_json_file(failed.string());
+    } catch (const std::exception&) {
+      return Cached::no;  // a damaged record: run again
+    }
+    const bool same =
+        j.is_object() && j.contains("config") && j["config"] == comparable(run.config);
+    return same && j.value("diverged", false) ? Cached::diverged : Cached::no;
   }
   const fs::path cfg = config_path(out, run);
-  if (!fs::exists(dir / "summary.json") || !fs::exists(cfg)) return false;
-  return comparable(train_config_from_json(read_json_file(cfg.string()))) == comparable(run.config);
+  if (!fs::exists(dir / "summary.json") || !fs::exists(cfg)) return Cached::no;
+  try {
+    read_json_file((dir / "summary.json").string());  // a damaged summary is run again
+    return comparable(train_config_from_json(read_json_file(cfg.string()))) ==
+                   comparable(run.config)
+               ? Cached::finished
+               : Cached::no;
+  } catch (const std::exception&) {
+    return Cached::no;
+  }
 }
+
+// SIGINT/SIGTERM while trainers run: remembered here, acted on in the wait loop.
+volatile std::sig_atomic_t g_stop_signal = 0;
+void on_stop_signal(int sig) {
+  g_stop_signal = sig;
+}
+
+// Installs the handlers for the lifetime of a run_all (no SA_RESTART, so
+// waitpid returns with EINTR) and restores the previous ones.
+class StopSignals {
+ public:
+  StopSignals() {
+    g_stop_signal = 0;
+    struct sigaction sa {};
+    sa.sa_handler = on_stop_signal;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, &old_int_);
+    sigaction(SIGTERM, &sa, &old_term_);
+  }
+  ~StopSignals() {
+    sigaction(SIGINT, &old_int_, nullptr);
+    sigaction(SIGTERM, &old_term_, nullptr);
+  }
+
+ private:
+  struct sigaction old_int_ {
+  }, old_term_{};
+};
 
 std::string last_error_line(const fs::path& log) {
   std::ifstream in(log);
@@ -81,8 +132,10 @@ class Executor {
   void run_all(const std::vector<BenchRun>& runs, const char* phase, BenchCounts& counts) {
     std::deque<BenchRun> todo;
     for (const auto& r : runs) {
-      if (cached(o_.out, r)) {
+      const Cached c = cached(o_.out, r);
+      if (c != Cached::no) {
         ++counts.cached;
+        counts.cached_failed += c == Cached::diverged;
         continue;
       }
       todo.push_back(r);
@@ -94,15 +147,18 @@ class Executor {
     const size_t total = todo.size();
     size_t done = 0;
     std::map<pid_t, Child> running;
+    StopSignals signals;
     while (!todo.empty() || !running.empty()) {
-      while (!todo.empty() && static_cast<int>(running.size()) < o_.jobs) {
+      while (!todo.empty() && static_cast<int>(running.size()) < o_.jobs && !g_stop_signal) {
         BenchRun r = todo.front();
         todo.pop_front();
         running[spawn(r)] = Child{r, std::chrono::steady_clock::now()};
       }
       int status = 0;
-      const pid_t pid = waitpid(-1, &status, 0);
-      if (pid < 0) throw std::runtime_error("bench: waitpid failed");
+      const pid_t pid = g_stop_signal ? -1 : waitpid(-1, &status, 0);
+      if (g_stop_signal) stop(running);
+      if (pid < 0)
+        throw std::runtime_error("bench: waitpid failed: " + std::string(strerror(errno)));
       auto it = running.find(pid);
       if (it == running.end()) continue;
       const Child child = it->second;
@@ -119,12 +175,15 @@ class Executor {
       } else if (WIFEXITED(status)) {
         ++counts.failed;
         const std::string why = last_error_line(log);
+        const bool diverged = why.find("training diverged") != std::string::npos;
         write_json(child.run.config.out + ".failed.json",
                    {{"error", why},
                     {"exit_code", WEXITSTATUS(status)},
+                    {"diverged", diverged},
                     {"config", comparable(child.run.config)}});
-        std::printf("[%zu/%zu] %-40s FAILED: %s (log: %s)\n", done, total, child.run.id.c_str(),
-                    why.c_str(), log.string().c_str());
+        std::printf("[%zu/%zu] %-40s FAILED: %s (log: %s)%s\n", done, total, child.run.id.c_str(),
+                    why.c_str(), log.string().c_str(),
+                    diverged ? "" : "; retried on the next bench");
       } else {
         throw std::runtime_error("bench: run " + child.run.id +
                                  " was killed by a signal; rerun the same command to continue "
@@ -135,6 +194,21 @@ class Executor {
   }
 
  private:
+  // Forwards the signal to every running trainer, waits for them, and stops.
+  [[noreturn]] void stop(std::map<pid_t, Child>& running) {
+    const int sig = g_stop_signal;
+    for (const auto& [pid, child] : running) kill(pid, SIGTERM);
+    for (const auto& [pid, child] : running) {
+      int status = 0;
+      while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+      }
+    }
+    throw std::runtime_error("bench: stopped by signal " + std::to_string(sig) + " after " +
+                             std::to_string(running.size()) +
+                             " running trainer(s) were stopped; rerun the same command to "
+                             "continue (finished runs are kept)");
+  }
+
   fs::path log_path(const BenchRun& r) const { return fs::path(o_.out) / "logs" / (r.id + ".log"); }
 
   pid_t spawn(BenchRun r) {
@@ -143,21 +217,28 @@ class Executor {
     write_json(cfg, to_json(r.config));
     fs::remove(r.config.out + ".failed.json");
     const std::string log = log_path(r).string();
-    posix_spawn_file_actions_t fa;
-    posix_spawn_file_actions_init(&fa);
-    posix_spawn_file_actions_addopen(&fa, STDOUT_FILENO, log.c_str(), O_WRONLY | O_CREAT | O_TRUNC,
-                                     0644);
-    posix_spawn_file_actions_adddup2(&fa, STDOUT_FILENO, STDERR_FILENO);
     std::vector<std::string> args = {exe_, "train", "--config", cfg.string(), "--overwrite"};
     std::vector<char*> argv;
     for (auto& a : args) argv.push_back(a.data());
     argv.push_back(nullptr);
-    pid_t pid = 0;
-    const int rc = posix_spawn(&pid, exe_.c_str(), &fa, nullptr, argv.data(), environ);
-    posix_spawn_file_actions_destroy(&fa);
-    if (rc != 0)
-      throw std::runtime_error("bench: cannot start '" + exe_ + "' (errno " + std::to_string(rc) +
-                               ")");
+    const int log_fd = ::open(log.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    if (log_fd < 0)
+      throw std::runtime_error("bench: cannot write the log '" + log + "': " + strerror(errno));
+    const pid_t parent = ::getpid();
+    const pid_t pid = ::fork();
+    if (pid == 0) {
+      // The trainer dies with the bench, however the bench ends (kill -9
+      // too): an orphan would keep writing a run directory that a rerun
+      // starts again.
+      ::prctl(PR_SET_PDEATHSIG, SIGTERM);
+      if (::getppid() != parent) ::_exit(127);
+      ::dup2(log_fd, STDOUT_FILENO);
+      ::dup2(log_fd, STDERR_FILENO);
+      ::execve(exe_.c_str(), argv.data(), environ);
+      ::_exit(127);
+    }
+    ::close(log_fd);
+    if (pid < 0) throw std::runtime_error("bench: cannot start '" + exe_ + "': " + strerror(errno));
     return pid;
   }
 
@@ -170,6 +251,21 @@ class Executor {
 
 namespace {
 
+// One bench per results directory: a second one (say, rerun while the first
+// is still stopping) would start trainers on the same run directories. The
+// lock is an flock, so it is released however this process ends.
+void lock_results_directory(const fs::path& out) {
+  // Each directory is locked once per process and stays locked until it exits.
+  static std::map<std::string, std::unique_ptr<detail::FileLock>> held;
+  std::error_code ec;
+  const std::string key = fs::weakly_canonical(out, ec).string();
+  if (held.count(key)) return;
+  const std::string path = (out / ".bench.lock").string();
+  held[key] = std::make_unique<detail::FileLock>(path, "bench: another bench is running in '" +
+                                                           out.string() + "' (it holds " + path +
+                                                           "); wait for it or stop it first");
+}
+
 // Checks the options, creates the results directory (suite.json, runs/, logs/,
 // configs/) and returns the executor that runs into it.
 Executor prepare(const BenchOptions& options, const nlohmann::json& suite_source) {
@@ -177,7 +273,14 @@ Executor prepare(const BenchOptions& options, const nlohmann::json& suite_source
     throw std::invalid_argument("--jobs must be >= 1, got " + std::to_string(options.jobs));
   if (options.out.empty()) throw std::invalid_argument("--out must name a results directory");
   const fs::path out = options.out;
-  for (const char* sub : {"runs", "logs", "configs"}) fs::create_directories(out / sub);
+  std::error_code ec;
+  for (const char* sub : {"runs", "logs", "configs"}) {
+    fs::create_directories(out / sub, ec);
+    if (ec)
+      throw std::runtime_error("bench: cannot create '" + (out / sub).string() +
+                               "': " + ec.message());
+  }
+  lock_results_directory(out);
   write_json(out / "suite.json", suite_source);
   const int cores = std::max(1u, std::thread::hardware_concurrency());
   const int threads =

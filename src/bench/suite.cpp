@@ -1,5 +1,6 @@
 #include "steepest/bench/suite.h"
 
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
@@ -11,9 +12,87 @@
 namespace steepest {
 namespace {
 
+using nlohmann::json;
+
 void require(bool ok, const std::string& where, const std::string& msg) {
   if (!ok) throw std::invalid_argument(where + ": " + msg);
 }
+
+// A value as JSON text for a message, cut short: a whole nested object would
+// drown the message.
+std::string shown(const json& v) {
+  std::string s = v.dump(-1, ' ', false, json::error_handler_t::replace);
+  return s.size() > 80 ? s.substr(0, 77) + "..." : s;
+}
+
+// Typed access to one key of a suite: every error names the file, the key's
+// path (e.g. 'optimizers[2].lr'), what it must be and what it is.
+class Reader {
+ public:
+  explicit Reader(std::string where) : where_(std::move(where)) {}
+
+  [[noreturn]] void wrong(const std::string& key, const std::string& what, const json& got) const {
+    throw std::invalid_argument(where_ + ": key '" + key + "' must be " + what + ", got " +
+                                shown(got));
+  }
+
+  void only_keys(const json& obj, const std::string& path,
+                 const std::vector<std::string>& valid) const {
+    for (const auto& item : obj.items()) {
+      if (std::find(valid.begin(), valid.end(), item.key()) != valid.end()) continue;
+      std::string names;
+      for (const auto& k : valid) names += (names.empty() ? "" : ", ") + k;
+      throw std::invalid_argument(where_ + ": unknown key '" + path + item.key() +
+                                  "'; valid: " + names);
+    }
+  }
+
+  std::string text(const json& v, const std::string& key) const {
+    if (!v.is_string()) wrong(key, "a string", v);
+    return v.get<std::string>();
+  }
+
+  double number(const json& v, const std::string& key) const {
+    // JSON has no NaN, but 1e999 parses as infinity.
+    if (!v.is_number() || !std::isfinite(v.get<double>())) wrong(key, "a finite number", v);
+    return v.get<double>();
+  }
+
+  // A whole number in [lo, hi]; 3.0 is fine, 3.5 and 1e30 are not (a cast
+  // would silently truncate or overflow).
+  int64_t whole(const json& v, const std::string& key, int64_t lo, int64_t hi) const {
+    const std::string what =
+        "a whole number in [" + std::to_string(lo) + ", " + std::to_string(hi) + "]";
+    // Parsed JSON stores every non-negative integer as unsigned: check lo here too.
+    if (v.is_number_unsigned()) {
+      const uint64_t u = v.get<uint64_t>();
+      if ((lo > 0 && u < static_cast<uint64_t>(lo)) || u > static_cast<uint64_t>(hi))
+        wrong(key, what, v);
+      return static_cast<int64_t>(u);
+    }
+    if (v.is_number_integer()) {
+      if (v.get<int64_t>() < lo || v.get<int64_t>() > hi) wrong(key, what, v);
+      return v.get<int64_t>();
+    }
+    if (v.is_number_float()) {
+      const double d = v.get<double>();
+      // [lo, hi] as doubles; the bounds used here are far inside ±2^63.
+      if (std::isfinite(d) && std::floor(d) == d && d >= static_cast<double>(lo) &&
+          d <= static_cast<double>(hi))
+        return static_cast<int64_t>(d);
+    }
+    wrong(key, what, v);
+  }
+
+ private:
+  std::string where_;
+};
+
+// Past this many LR trials per optimizer a suite is surely a typo, and its
+// run list would not fit in memory.
+constexpr int64_t kMaxLrPoints = 1000;
+// Seeds become TrainConfig::seed: non-negative, within its range.
+constexpr int64_t kMaxSeed = 9'000'000'000'000'000'000;
 
 }  // namespace
 
@@ -23,18 +102,15 @@ std::string lr_text(double lr) {
   return buf;
 }
 
-BenchSuite suite_from_json(const nlohmann::json& j, const std::string& where) {
-  require(j.is_object(), where, "a suite must be a JSON object");
-  static const std::set<std::string> keys = {
-      "name", "description", "train", "optimizers", "lr_grid", "seeds", "target_val_loss"};
-  for (const auto& item : j.items())
-    require(keys.count(item.key()) > 0, where,
-            "unknown key '" + item.key() +
-                "'; valid: name, description, train, optimizers, lr_grid, seeds, target_val_loss");
+BenchSuite suite_from_json(const json& j, const std::string& where) {
+  const Reader r(where);
+  require(j.is_object(), where, "a suite must be a JSON object, got " + shown(j));
+  r.only_keys(
+      j, "", {"name", "description", "train", "optimizers", "lr_grid", "seeds", "target_val_loss"});
   BenchSuite s;
   s.source = j;
-  s.name = j.value("name", std::string("suite"));
-  s.description = j.value("description", std::string());
+  s.name = j.contains("name") ? r.text(j["name"], "name") : std::string("suite");
+  if (j.contains("description")) s.description = r.text(j["description"], "description");
   require(j.contains("train") && j["train"].is_object(), where,
           "needs a \"train\" object with the training config (steepest train --print-config)");
   for (const char* k : {"optimizer", "opt", "lr", "seed", "out"})
@@ -43,45 +119,80 @@ BenchSuite suite_from_json(const nlohmann::json& j, const std::string& where) {
         std::string("\"train\" must not set '") + k + "': the suite sets it per optimizer and run");
   try {
     s.train = train_config_from_json(j["train"]);
-  } catch (const std::invalid_argument& e) {
+  } catch (const std::bad_alloc&) {
+    throw;
+  } catch (const std::exception& e) {
     throw std::invalid_argument(where + ": train: " + e.what());
   }
   require(j.contains("optimizers") && j["optimizers"].is_array() && !j["optimizers"].empty(), where,
           "needs a non-empty \"optimizers\" array");
   std::set<std::string> labels;
-  for (const auto& o : j["optimizers"]) {
-    require(o.is_object() && o.contains("optimizer") && o["optimizer"].is_string(), where,
-            "each optimizers entry needs \"optimizer\": a name from `steepest optimizers`, got " +
-                o.dump());
+  for (size_t i = 0; i < j["optimizers"].size(); ++i) {
+    const json& o = j["optimizers"][i];
+    const std::string at = "optimizers[" + std::to_string(i) + "]";
+    require(o.is_object() && o.contains("optimizer"), where,
+            at + " needs \"optimizer\": a name from `steepest optimizers`, got " + shown(o));
+    r.only_keys(o, at + ".", {"optimizer", "label", "opt", "lr"});
     BenchOptimizer b;
-    b.optimizer = o["optimizer"].get<std::string>();
-    b.label = o.value("label", b.optimizer);
-    b.opt = o.value("opt", nlohmann::json::object());
-    const OptimizerInfo& info = optimizer_info(b.optimizer);  // throws listing the names
-    resolve_hyperparameters(b.optimizer, b.opt);              // throws naming the key
-    b.center_lr = o.value("lr", info.lr);
-    require(b.center_lr > 0, where, "optimizer '" + b.label + "': lr must be > 0");
+    b.optimizer = r.text(o["optimizer"], at + ".optimizer");
+    b.label = o.contains("label") ? r.text(o["label"], at + ".label") : b.optimizer;
+    if (o.contains("opt")) {
+      if (!o["opt"].is_object())
+        r.wrong(at + ".opt", "an object of hyperparameters (steepest optimizers)", o["opt"]);
+      b.opt = o["opt"];
+    }
+    const OptimizerInfo* info = nullptr;
+    try {
+      info = &optimizer_info(b.optimizer);          // throws listing the names
+      resolve_hyperparameters(b.optimizer, b.opt);  // throws naming the key
+    } catch (const std::invalid_argument& e) {
+      throw std::invalid_argument(where + ": " + at + ": " + e.what());
+    }
+    b.center_lr = o.contains("lr") ? r.number(o["lr"], at + ".lr") : info->lr;
+    require(b.center_lr > 0, where,
+            "key '" + at + ".lr' (optimizer '" + b.label + "'): lr must be > 0, got " +
+                lr_text(b.center_lr));
+    require(!b.label.empty(), where, "key '" + at + ".label' must not be empty");
     require(labels.insert(b.label).second, where,
             "label '" + b.label + "' appears twice; give each entry its own \"label\"");
-    require(b.label.find_first_of("/ \\") == std::string::npos, where,
-            "label '" + b.label + "' must not contain '/', '\\' or spaces (it names directories)");
+    const bool plain = std::none_of(b.label.begin(), b.label.end(), [](char c) {
+      return c == '/' || c == '\\' || c == ' ' || static_cast<unsigned char>(c) < 0x20;
+    });
+    require(plain, where,
+            "label " + shown(b.label) +
+                " must not contain '/', '\\', spaces or control characters (it names "
+                "directories)");
     s.optimizers.push_back(b);
   }
   if (j.contains("lr_grid")) {
     const auto& g = j["lr_grid"];
-    s.lr_points = g.value("points", s.lr_points);
-    s.lr_factor = g.value("factor", s.lr_factor);
+    if (!g.is_object()) r.wrong("lr_grid", "an object {\"points\": N, \"factor\": F}", g);
+    r.only_keys(g, "lr_grid.", {"points", "factor"});
+    if (g.contains("points"))
+      s.lr_points = static_cast<int>(r.whole(g["points"], "lr_grid.points", 1, kMaxLrPoints));
+    if (g.contains("factor")) s.lr_factor = r.number(g["factor"], "lr_grid.factor");
   }
-  require(s.lr_points >= 1, where, "lr_grid.points must be >= 1");
-  require(s.lr_factor > 1.0, where, "lr_grid.factor must be > 1");
-  if (j.contains("seeds")) s.seeds = j["seeds"].get<std::vector<int64_t>>();
+  require(s.lr_factor > 1.0, where, "lr_grid.factor must be > 1, got " + lr_text(s.lr_factor));
+  if (j.contains("seeds")) {
+    const auto& seeds = j["seeds"];
+    if (!seeds.is_array()) r.wrong("seeds", "a list of seeds such as [1, 2, 3]", seeds);
+    s.seeds.clear();
+    for (size_t i = 0; i < seeds.size(); ++i)
+      s.seeds.push_back(r.whole(seeds[i], "seeds[" + std::to_string(i) + "]", 0, kMaxSeed));
+  }
   require(!s.seeds.empty(), where, "seeds must list at least one seed (3 or more for intervals)");
   require(std::set<int64_t>(s.seeds.begin(), s.seeds.end()).size() == s.seeds.size(), where,
           "seeds must be distinct");
-  require(j.contains("target_val_loss") && j["target_val_loss"].is_number(), where,
+  require(j.contains("target_val_loss"), where,
           "needs \"target_val_loss\" (steps-to-target is the first eval at or below it)");
-  s.target_val_loss = j["target_val_loss"].get<double>();
-  validate(s.train);
+  s.target_val_loss = r.number(j["target_val_loss"], "target_val_loss");
+  try {
+    validate(s.train);
+  } catch (const std::bad_alloc&) {
+    throw;
+  } catch (const std::exception& e) {
+    throw std::invalid_argument(where + ": train: " + e.what());
+  }
   return s;
 }
 
@@ -104,7 +215,16 @@ BenchRun make_run(const BenchSuite& s, const BenchOptimizer& o, double lr, int64
 }
 
 BenchSuite load_suite(const std::string& path) {
-  return suite_from_json(read_json_file(path), "suite '" + path + "'");
+  const std::string where = "suite '" + path + "'";
+  json j;
+  try {
+    j = read_json_file(path);
+  } catch (const json::exception& e) {
+    // read_json_file names parse errors; a number too large for a double is
+    // another nlohmann exception.
+    throw std::invalid_argument(where + " is not valid JSON: " + e.what());
+  }
+  return suite_from_json(j, where);
 }
 
 std::vector<double> lr_grid(const BenchSuite& suite, const BenchOptimizer& o) {

@@ -111,10 +111,24 @@ std::string run_bible() {
 }  // namespace
 
 PreparedDataset prepare_text_dataset(const std::vector<std::string>& text_files,
-                                     const std::string& out_dir, double val_fraction) {
+                                     const std::string& out_dir, double val_fraction, bool force) {
   check_val_fraction("prepare_text_dataset", val_fraction);
   if (text_files.empty())
     throw std::runtime_error("prepare_text_dataset: no input text files given");
+  for (const char* name : {"train_000000.bin", "val_000000.bin"}) {
+    const fs::path shard = fs::path(out_dir) / name;
+    std::error_code ec;
+    if (!fs::exists(shard, ec)) continue;
+    for (const std::string& file : text_files)
+      if (fs::equivalent(file, shard, ec))
+        throw std::runtime_error("prepare_text_dataset: input '" + file +
+                                 "' is also the output shard '" + shard.string() +
+                                 "'; choose another --out");
+    if (!force)
+      throw std::runtime_error("prepare_text_dataset: '" + shard.string() +
+                               "' already exists; pass --force to replace the shards in '" +
+                               out_dir + "', or choose another --out");
+  }
   std::string text;
   for (const std::string& file : text_files) {
     std::error_code ec;

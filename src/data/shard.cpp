@@ -50,10 +50,15 @@ void check_shard_token_count(const std::string& path, uint64_t count) {
 at::Tensor read_shard(const std::string& path) {
   namespace fs = std::filesystem;
   std::error_code ec;
-  if (!fs::exists(path, ec)) fail(path, "no such file (check the path or prepare the data first)");
-  if (!fs::is_regular_file(path, ec)) fail(path, "not a regular file");
-  const auto file_bytes = static_cast<int64_t>(fs::file_size(path, ec));
+  const fs::file_status st = fs::status(path, ec);
+  if (!fs::exists(st)) fail(path, "no such file (check the path or prepare the data first)");
+  if (fs::is_directory(st))
+    fail(path, "is a directory, not a token shard; pass a shard file or a glob such as '" +
+                   (fs::path(path) / "train_*.bin").string() + "'");
+  if (!fs::is_regular_file(st)) fail(path, "not a regular file, so not a token shard");
+  const uintmax_t size = fs::file_size(path, ec);
   if (ec) fail(path, "cannot determine the file size: " + ec.message());
+  const auto file_bytes = static_cast<int64_t>(size);
   std::ifstream in(path, std::ios::binary);
   if (!in) fail(path, "cannot open for reading (check permissions)");
   if (file_bytes < kHeaderBytes)
@@ -70,13 +75,21 @@ at::Tensor read_shard(const std::string& path) {
   if (version != kShardVersion)
     fail(path, "unsupported version: expected " + std::to_string(kShardVersion) +
                    " (uint16 tokens), found " + std::to_string(version));
-  if (count < 0) fail(path, "header has a negative token count " + std::to_string(count));
+  if (count < 0)
+    fail(path, "header has a negative token count " + std::to_string(count) + " (" +
+                   std::to_string(static_cast<uint32_t>(count)) +
+                   " as unsigned, above the format's int32 limit); the header is damaged");
+  // count <= INT32_MAX, so this cannot overflow; it is checked against the
+  // file before anything is allocated.
   const int64_t expected_bytes = kHeaderBytes + 2 * count;
   if (file_bytes != expected_bytes)
-    fail(path, std::string(file_bytes < expected_bytes ? "truncated" : "trailing bytes") +
-                   ": header says " + std::to_string(count) + " tokens, so expected " +
-                   std::to_string(expected_bytes) + " bytes, found " + std::to_string(file_bytes) +
-                   " bytes");
+    fail(path,
+         std::string(file_bytes < expected_bytes ? "truncated" : "trailing bytes") +
+             ": header says " + std::to_string(count) + " tokens, so expected " +
+             std::to_string(expected_bytes) + " bytes, found " + std::to_string(file_bytes) +
+             " bytes" +
+             (file_bytes < expected_bytes ? "; the file is incomplete, prepare the data again"
+                                          : "; the header's token count does not match the data"));
 
   // Read the uint16 payload into the front of the int32 result, then widen in
   // place from the back: out[i] (bytes 4i..4i+3) never overwrites a token j < i

@@ -20,9 +20,18 @@ at::Tensor matmul(const at::Tensor& a, const at::Tensor& b, Cost* cost) {
   return a.dim() == 2 ? at::mm(a, b) : at::bmm(a, b);
 }
 
+at::Tensor max_abs_scale(const at::Tensor& x) {
+  const at::Tensor m = x.abs().amax(at::IntArrayRef{-2, -1}, /*keepdim=*/true);
+  return at::where((m > 0).logical_and(at::isfinite(m)), m, at::ones_like(m));
+}
+
 at::Tensor frobenius_normalize(const at::Tensor& x, double safety, double eps) {
-  auto norm = at::linalg_vector_norm(x, 2, at::IntArrayRef{-2, -1}, /*keepdim=*/true);
-  return x / (norm * safety + eps);
+  // x / (‖x‖_F·safety + eps), computed on x/max|x|: ‖x‖_F of fp32 entries near
+  // 1e38 overflows to inf and would turn the whole result into zeros.
+  const at::Tensor m = max_abs_scale(x);
+  const at::Tensor y = x / m;
+  const auto norm = at::linalg_vector_norm(y, 2, at::IntArrayRef{-2, -1}, /*keepdim=*/true);
+  return y / (norm * safety + eps / m);
 }
 
 }  // namespace steepest::detail

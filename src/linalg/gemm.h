@@ -24,4 +24,8 @@ inline at::Tensor mT(const at::Tensor& x) {
 // matrix of a batch is normalized on its own. A zero matrix stays zero.
 at::Tensor frobenius_normalize(const at::Tensor& x, double safety, double eps);
 
+// max |x| of each matrix in the batch ([..., 1, 1]; 1 where it is 0 or not
+// finite): dividing by it first keeps norms and Gram matrices from overflowing.
+at::Tensor max_abs_scale(const at::Tensor& x);
+
 }  // namespace steepest::detail

@@ -47,7 +47,14 @@ Orthogonalizer Orthogonalizer::from_name(const std::string& method, int steps,
     }
   } catch (const std::invalid_argument& e) {
     std::string known;
-    for (const auto& n : orthogonalizer_names()) known += (known.empty() ? "" : ", ") + n;
+    bool is_known = false;
+    for (const auto& n : orthogonalizer_names()) {
+      known += (known.empty() ? "" : ", ") + n;
+      is_known |= n == method;
+    }
+    // A known method with bad arguments (say steps = 0) is not an unknown method.
+    if (is_known)
+      throw std::invalid_argument("orthogonalization method '" + method + "': " + e.what());
     throw std::invalid_argument("unknown orthogonalization method '" + method +
                                 "'; known: " + known + " (" + e.what() + ")");
   }

@@ -1,5 +1,6 @@
 #include "steepest/linalg/polar_svd.h"
 
+#include "linalg/gemm.h"
 #include "linalg/input_checks.h"
 #include "linalg/rank.h"
 
@@ -11,11 +12,19 @@ at::Tensor spectral_map_svd(const at::Tensor& X,
   const auto in_dtype = X.scalar_type();
   const bool low = in_dtype == at::kHalf || in_dtype == at::kBFloat16;
   const at::Tensor x = low ? X.to(at::kFloat) : X;
+  // LAPACK's fp32 SVD of entries near 1e38 overflows: decompose x/max|x| and
+  // hand f the true singular values. In the input's dtype (f's rank rule uses
+  // its eps) unless they overflow it; then in double, where they fit.
+  const at::Tensor m = detail::max_abs_scale(x);
   at::Tensor U, S, Vh;
-  std::tie(U, S, Vh) = at::linalg_svd(x, /*full_matrices=*/false);
+  std::tie(U, S, Vh) = at::linalg_svd(x / m, /*full_matrices=*/false);
   if (cost != nullptr)
     *cost += polar_svd_cost(X.size(-2), X.size(-1), X.dim() == 3 ? X.size(0) : 1);
-  const at::Tensor fS = f(S);
+  at::Tensor true_S = S * m.squeeze(-1);
+  if (S.scalar_type() != at::kDouble && at::isfinite(S).all().item<bool>() &&
+      !at::isfinite(true_S).all().item<bool>())
+    true_S = S.to(at::kDouble) * m.squeeze(-1).to(at::kDouble);
+  const at::Tensor fS = f(true_S).to(S.scalar_type());
   return at::matmul(U * fS.unsqueeze(-2), Vh).to(in_dtype);
 }
 

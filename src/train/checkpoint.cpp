@@ -7,7 +7,13 @@
 
 #include <cstdio>
 #include <filesystem>
+#include <fstream>
+#include <iterator>
+#include <sstream>
 #include <stdexcept>
+
+#include "steepest/io/zip_check.h"
+#include "util/atomic_file.h"
 
 namespace steepest {
 namespace fs = std::filesystem;
@@ -30,26 +36,35 @@ void save_checkpoint(const std::string& path, const torch::nn::Module& model,
   archive.write("tokens", c10::IValue(state.tokens));
   archive.write("rng_state", at::detail::getDefaultCPUGenerator().get_state(), /*is_buffer=*/true);
   if (!write_file) return;
-  const std::string tmp = path + ".tmp";
+  // Serialized in memory, then written by us: libtorch's file writer aborts
+  // the process when the disk fills; ours leaves the previous file intact.
+  std::ostringstream bytes;
   try {
-    archive.save_to(tmp);
+    archive.save_to(bytes);
   } catch (const std::exception& e) {
-    std::remove(tmp.c_str());
-    throw std::runtime_error("cannot write checkpoint '" + tmp + "': " + e.what());
+    throw std::runtime_error("cannot serialize checkpoint '" + path + "': " + e.what());
   }
-  std::error_code ec;
-  fs::rename(tmp, path, ec);
-  if (ec)
-    throw std::runtime_error("cannot rename '" + tmp + "' to '" + path + "': " + ec.message());
+  detail::write_file_atomically(path, bytes.str());
 }
 
 namespace {
 torch::serialize::InputArchive open_checkpoint(const std::string& path) {
+  std::error_code ec;
+  if (fs::is_directory(path, ec))
+    throw std::runtime_error("checkpoint '" + path + "' is a directory; give a .pt file");
+  std::ifstream in(path, std::ios::binary);
+  if (!in)
+    throw std::runtime_error("cannot read checkpoint '" + path + "' (missing or unreadable)");
+  std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  if (in.bad()) throw std::runtime_error("cannot read checkpoint '" + path + "' (read error)");
+  check_zip_archive(bytes, path);  // before libtorch, which trusts what it reads
   torch::serialize::InputArchive archive;
   try {
-    archive.load_from(path);
+    std::istringstream stream(std::move(bytes));
+    archive.load_from(stream);
   } catch (const std::exception& e) {
-    throw std::runtime_error("cannot read checkpoint '" + path + "' (missing or corrupt)");
+    throw std::runtime_error("cannot read checkpoint '" + path +
+                             "' (corrupt, or not a checkpoint of steepest)");
   }
   return archive;
 }
@@ -90,8 +105,20 @@ TrainState load_checkpoint(const std::string& path, torch::nn::Module& model,
 TrainConfig read_checkpoint_config(const std::string& path) {
   auto archive = open_checkpoint(path);
   c10::IValue v;
-  archive.read("config", v);
-  return train_config_from_json(nlohmann::json::parse(v.toStringRef()));
+  std::string text;
+  try {
+    archive.read("config", v);
+    text = v.toStringRef();
+  } catch (const c10::Error&) {
+    throw std::runtime_error("checkpoint '" + path +
+                             "' holds no training config: not a checkpoint of `steepest train`");
+  }
+  try {
+    return train_config_from_json(nlohmann::json::parse(text));
+  } catch (const std::exception& e) {
+    throw std::runtime_error("checkpoint '" + path + "' holds an unusable training config (" +
+                             e.what() + "); it is corrupt or from an incompatible version");
+  }
 }
 
 std::string resolve_checkpoint(const std::string& path) {

@@ -1,10 +1,12 @@
 #include "steepest/train/config.h"
 
+#include <unistd.h>
 #include <cmath>
+#include <cstdio>
 #include <fstream>
 #include <limits>
 #include <map>
-#include <set>
+#include <sstream>
 #include <stdexcept>
 
 #include "steepest/linalg/orthogonalizer.h"
@@ -13,24 +15,93 @@
 
 namespace steepest {
 
-// Field list: one line per key, used by both directions of the conversion.
-#define STEEPEST_TRAIN_CONFIG_FIELDS(X)                                                      \
-  X(train)                                                                                   \
-  X(val)                                                                                     \
-  X(vocab_size)                                                                              \
-  X(n_layer)                                                                                 \
-  X(n_head)                                                                                  \
-  X(n_embd)                                                                                  \
-  X(ctx) X(softcap) X(residual_mixing) X(attn_1_over_d) X(orthogonal_init) X(batch) X(steps) \
-      X(optimizer) X(lr) X(adamw_lr) X(weight_decay) X(orthogonalizer) X(ns_steps) X(opt)    \
-          X(schedule) X(warmup) X(decay_fraction) X(grad_clip) X(eval_every) X(eval_batches) \
-              X(log_every) X(checkpoint_every) X(seed) X(threads) X(dist_timeout) X(out)
+namespace {
+constexpr double kInf = std::numeric_limits<double>::infinity();
+constexpr double kMaxInt = 9.0e18;  // within int64, exactly representable as a double
+}  // namespace
+
+// The field list. Ranges refuse what cannot be meant (a negative batch, 2^40
+// threads, 10^7 layers) with one uniform message; combinations are checked in
+// validate(). Order = the order of config.json and of --help.
+const std::vector<TrainConfigField>& train_config_fields() {
+  using C = TrainConfig;
+  static const std::vector<TrainConfigField> fields = {
+      {"train", &C::train, 0, 0, "glob of training shards"},
+      {"val", &C::val, 0, 0, "glob of validation shards"},
+      {"vocab_size", &C::vocab_size, 0, 1 << 24, "vocabulary size (0 = from the data)"},
+      {"n_layer", &C::n_layer, 1, 1024, "transformer blocks"},
+      {"n_head", &C::n_head, 1, 4096, "attention heads"},
+      {"n_embd", &C::n_embd, 2, 65536, "model width"},
+      {"ctx", &C::ctx, 1, 1 << 20, "context length (tokens)"},
+      {"softcap", &C::softcap, 0, kInf, "logit soft-cap (0 = off)"},
+      {"residual_mixing", &C::residual_mixing, 0, 0,
+       "x <- (1-1/(2L)) x + 1/(2L) block(x) instead of x + block(x)"},
+      {"attn_1_over_d", &C::attn_1_over_d, 0, 0,
+       "attention scores q.k/d_head instead of q.k/sqrt(d_head)"},
+      {"orthogonal_init", &C::orthogonal_init, 0, 0,
+       "every Linear starts orthogonal x sqrt(fan_out/fan_in)"},
+      {"batch", &C::batch, 1, 1 << 20, "sequences per step"},
+      {"steps", &C::steps, 1, 1e12, "optimizer steps"},
+      {"optimizer", &C::optimizer, 0, 0, "optimizer name (steepest optimizers)"},
+      {"lr", &C::lr, -kInf, kInf, "learning rate (<0: optimizer default; Muon's for muon)"},
+      {"adamw_lr", &C::adamw_lr, -kInf, kInf,
+       "hidden-matrix optimizers: AdamW lr for embed/head/1-D (<0: default)"},
+      {"weight_decay", &C::weight_decay, 0, kInf, "decoupled weight decay"},
+      {"orthogonalizer", &C::orthogonalizer, 0, 0,
+       "msign method of the optimizer (empty: its own default)"},
+      {"ns_steps", &C::ns_steps, -1, 1000, "Newton-Schulz steps (-1: schedule default)"},
+      {"opt", &C::opt, 0, 0,
+       "optimizer hyperparameters, KEY=VALUE, repeatable (steepest optimizers)"},
+      {"schedule", &C::schedule, 0, 0, "learning-rate schedule: constant, wsd, cosine"},
+      {"warmup", &C::warmup, 0, kMaxInt, "linear warm-up steps"},
+      {"decay_fraction", &C::decay_fraction, 0, 1,
+       "wsd: final fraction of steps with linear decay to 0"},
+      {"grad_clip", &C::grad_clip, 0, kInf, "clip the global gradient norm (0 = off)"},
+      {"eval_every", &C::eval_every, 1, kMaxInt,
+       "evaluate val loss every K steps (and at the end)"},
+      {"eval_batches", &C::eval_batches, 1, 1e6, "val batches per evaluation"},
+      {"log_every", &C::log_every, 1, kMaxInt, "write a metrics line every K steps"},
+      {"checkpoint_every", &C::checkpoint_every, 0, kMaxInt,
+       "also keep ckpt-<step>.pt every K steps (0: latest only)"},
+      {"seed", &C::seed, 0, kMaxInt, "seed for initialization and data order"},
+      {"threads", &C::threads, 0, 1024, "OpenBLAS threads (libtorch intra-op 1); 0 = all cores"},
+      {"dist_timeout", &C::dist_timeout, 1, 86400,
+       "distributed runs: seconds a rank waits for the others before it fails"},
+      {"out", &C::out, 0, 0, "run directory"},
+  };
+  return fields;
+}
+
+std::string TrainConfigField::flag() const {
+  std::string f = std::string("--") + name;
+  for (auto& ch : f)
+    if (ch == '_') ch = '-';
+  return f;
+}
+
+const char* TrainConfigField::type_name() const {
+  static const char* names[] = {"INT", "FLOAT", "BOOL", "TEXT", "JSON"};
+  return names[member.index()];
+}
+
+namespace {
+std::string number_text(double v) {
+  if (std::isinf(v)) return v < 0 ? "-inf" : "inf";
+  std::ostringstream ss;
+  ss << v;
+  return ss.str();
+}
+}  // namespace
+
+std::string TrainConfigField::range_text() const {
+  if (!is_integer() && !is_float()) return "";
+  return "[" + number_text(min) + ", " + number_text(max) + "]";
+}
 
 nlohmann::ordered_json to_json(const TrainConfig& c) {
   nlohmann::ordered_json j;
-#define STEEPEST_TO_JSON(f) j[#f] = c.f;
-  STEEPEST_TRAIN_CONFIG_FIELDS(STEEPEST_TO_JSON)
-#undef STEEPEST_TO_JSON
+  for (const auto& f : train_config_fields())
+    std::visit([&](auto m) { j[f.name] = c.*m; }, f.member);
   return j;
 }
 
@@ -38,10 +109,10 @@ namespace {
 
 // An integer key takes whole numbers within int64 only: JSON's 1.7 or 1e30
 // would otherwise be truncated or wrap around silently.
-void check_integral(const char* key, const nlohmann::json& v, const int64_t&) {
+void check_integral(const char* key, const nlohmann::json& v) {
   const bool whole_float = v.is_number_float() && std::isfinite(v.get<double>()) &&
                            std::floor(v.get<double>()) == v.get<double>() &&
-                           std::abs(v.get<double>()) < 9.0e18;
+                           std::abs(v.get<double>()) < kMaxInt;
   const bool in_range =
       v.is_number_integer() && !(v.is_number_unsigned() &&
                                  v.get<uint64_t>() > uint64_t(std::numeric_limits<int64_t>::max()));
@@ -49,46 +120,57 @@ void check_integral(const char* key, const nlohmann::json& v, const int64_t&) {
     throw std::invalid_argument(std::string("config key '") + key +
                                 "' must be a whole number within 64-bit range, got " + v.dump());
 }
-template <typename T>
-void check_integral(const char*, const nlohmann::json&, const T&) {}
+
+// The JSON type each member accepts: get_to would also turn true into 1 or
+// 3.5 into a string's error text, so the type is checked first.
+bool json_type_fits(const TrainConfigField& f, const nlohmann::json& v) {
+  if (f.is_integer() || f.is_float()) return v.is_number();
+  if (f.is_bool()) return v.is_boolean();
+  if (f.is_text()) return v.is_string();
+  return v.is_object();
+}
 
 }  // namespace
 
 TrainConfig train_config_from_json(const nlohmann::json& j) {
   TrainConfig c;
-  if (!j.is_object()) throw std::invalid_argument("training config must be a JSON object");
-  std::set<std::string> known;
-#define STEEPEST_FROM_JSON(f)                                                               \
-  known.insert(#f);                                                                         \
-  if (j.contains(#f)) {                                                                     \
-    check_integral(#f, j.at(#f), c.f);                                                      \
-    try {                                                                                   \
-      j.at(#f).get_to(c.f);                                                                 \
-    } catch (const nlohmann::json::exception&) {                                            \
-      throw std::invalid_argument(std::string("config key '") + #f +                        \
-                                  "' has the wrong type: " + j.at(#f).dump() +              \
-                                  " (default: " + to_json(TrainConfig{})[#f].dump() + ")"); \
-    }                                                                                       \
+  if (!j.is_object())
+    throw std::invalid_argument("training config must be a JSON object, got " +
+                                std::string(j.type_name()));
+  for (const auto& f : train_config_fields()) {
+    if (!j.contains(f.name)) continue;
+    const nlohmann::json& v = j.at(f.name);
+    if (!json_type_fits(f, v))
+      throw std::invalid_argument(std::string("config key '") + f.name + "' must be " +
+                                  (f.is_integer() ? "a whole number"
+                                   : f.is_float() ? "a number"
+                                   : f.is_bool()  ? "true or false"
+                                   : f.is_text()  ? "a string"
+                                                  : "a JSON object") +
+                                  ", got " + v.dump() +
+                                  " (default: " + to_json(TrainConfig{})[f.name].dump() + ")");
+    if (f.is_integer()) check_integral(f.name, v);
+    std::visit([&](auto m) { v.get_to(c.*m); }, f.member);
   }
-  STEEPEST_TRAIN_CONFIG_FIELDS(STEEPEST_FROM_JSON)
-#undef STEEPEST_FROM_JSON
   for (const auto& item : j.items()) {
-    if (known.count(item.key())) continue;
+    bool known = false;
+    for (const auto& f : train_config_fields()) known |= item.key() == f.name;
+    if (known) continue;
     std::string keys;
-    for (const auto& k : known) keys += (keys.empty() ? "" : ", ") + k;
+    for (const auto& f : train_config_fields())
+      keys += (keys.empty() ? "" : ", ") + std::string(f.name);
     throw std::invalid_argument("unknown config key '" + item.key() + "'; valid keys: " + keys);
   }
-  // Integers given as 5.0 in JSON are accepted by get_to; values must also be integral.
   return c;
 }
 
 nlohmann::json read_json_file(const std::string& path) {
   std::ifstream in(path);
-  if (!in) throw std::invalid_argument("cannot read config file '" + path + "'");
+  if (!in) throw std::invalid_argument("cannot read '" + path + "' (missing or unreadable)");
   try {
     return nlohmann::json::parse(in);
-  } catch (const nlohmann::json::parse_error& e) {
-    throw std::invalid_argument("config file '" + path + "' is not valid JSON: " + e.what());
+  } catch (const nlohmann::json::exception& e) {  // parse errors, and numbers like 1e999
+    throw std::invalid_argument("'" + path + "' is not valid JSON: " + e.what());
   }
 }
 
@@ -96,29 +178,51 @@ namespace {
 void require(bool ok, const std::string& msg) {
   if (!ok) throw std::invalid_argument(msg);
 }
+
+// A rough upper estimate of a run's memory (fp32): parameters with their
+// gradients and up to three optimizer buffers, and one step's activations
+// (about 20 B*T*d values and 3 B*H*T^2 attention values per layer, and the
+// logits). Sizes far beyond the machine are refused here, before libtorch's
+// allocator fails with its own message.
+void check_fits_in_memory(const TrainConfig& c) {
+  const double V = static_cast<double>(c.vocab_size > 0 ? c.vocab_size : 256);
+  const double L = static_cast<double>(c.n_layer), d = static_cast<double>(c.n_embd);
+  const double B = static_cast<double>(c.batch), T = static_cast<double>(c.ctx);
+  const double H = static_cast<double>(c.n_head);
+  const double parameters = 2 * V * d + L * 12 * d * d;
+  const double activations = L * (20 * B * T * d + 3 * B * H * T * T) + 3 * B * T * V;
+  const double bytes = 4 * (5 * parameters + activations);
+  const long pages = ::sysconf(_SC_PHYS_PAGES), page = ::sysconf(_SC_PAGE_SIZE);
+  if (pages <= 0 || page <= 0) return;
+  const double have = static_cast<double>(pages) * static_cast<double>(page);
+  if (bytes <= have) return;
+  char msg[400];
+  std::snprintf(msg, sizeof(msg),
+                "this model and batch need about %.3g GiB (%.3g parameters, %.3g activation "
+                "values per step), more than the %.1f GiB of memory on this machine; reduce "
+                "--batch, --ctx, --n-embd or --n-layer",
+                bytes / 1073741824.0, parameters, activations, have / 1073741824.0);
+  throw std::invalid_argument(msg);
+}
 }  // namespace
 
 void validate(const TrainConfig& c) {
-  require(c.vocab_size >= 0,
-          "--vocab-size must be >= 0 (0 = from the data), got " + std::to_string(c.vocab_size));
-  require(c.n_layer >= 1, "--n-layer must be >= 1, got " + std::to_string(c.n_layer));
-  require(c.n_head >= 1, "--n-head must be >= 1, got " + std::to_string(c.n_head));
-  require(c.n_embd >= 2 && c.n_embd % c.n_head == 0 && (c.n_embd / c.n_head) % 2 == 0,
+  for (const auto& f : train_config_fields()) {
+    double v = 0;
+    if (f.is_integer())
+      v = static_cast<double>(c.*std::get<int64_t TrainConfig::*>(f.member));
+    else if (f.is_float())
+      v = c.*std::get<double TrainConfig::*>(f.member);
+    else
+      continue;
+    // NaN fails both comparisons, so it is refused here too.
+    require(std::isfinite(v) && v >= f.min && v <= f.max,
+            f.flag() + " must be a finite number in " + f.range_text() + ", got " + number_text(v) +
+                " (" + f.help + ")");
+  }
+  require(c.n_embd % c.n_head == 0 && (c.n_embd / c.n_head) % 2 == 0,
           "--n-embd " + std::to_string(c.n_embd) + " must be divisible by --n-head " +
               std::to_string(c.n_head) + " into an even head size (rotary embedding)");
-  require(c.ctx >= 1, "--ctx must be >= 1, got " + std::to_string(c.ctx));
-  require(c.batch >= 1, "--batch must be >= 1, got " + std::to_string(c.batch));
-  require(c.steps >= 1, "--steps must be >= 1, got " + std::to_string(c.steps));
-  require(c.softcap >= 0, "--softcap must be >= 0 (0 = off), got " + std::to_string(c.softcap));
-  // NaN passes every comparison above and below; refuse it (and Inf) by name.
-  for (const auto& [flag, v] : {std::pair<const char*, double>{"--lr", c.lr},
-                                {"--adamw-lr", c.adamw_lr},
-                                {"--weight-decay", c.weight_decay},
-                                {"--softcap", c.softcap},
-                                {"--decay-fraction", c.decay_fraction},
-                                {"--grad-clip", c.grad_clip}})
-    require(std::isfinite(v), std::string(flag) + " must be a finite number, got " +
-                                  std::to_string(v) + " (negative lr: the optimizer's default)");
   require(c.ns_steps == -1 || c.ns_steps >= 1,
           "--ns-steps must be >= 1 (or -1: the schedule's own length), got " +
               std::to_string(c.ns_steps));
@@ -142,58 +246,10 @@ void validate(const TrainConfig& c) {
   }
   require(c.schedule == "constant" || c.schedule == "wsd" || c.schedule == "cosine",
           "--schedule must be constant, wsd or cosine, got '" + c.schedule + "'");
-  require(c.warmup >= 0 && c.warmup < c.steps,
-          "--warmup must be in [0, steps), got " + std::to_string(c.warmup));
-  require(c.decay_fraction >= 0 && c.decay_fraction <= 1,
-          "--decay-fraction must be in [0, 1], got " + std::to_string(c.decay_fraction));
-  require(c.grad_clip >= 0, "--grad-clip must be >= 0 (0 = off)");
-  require(c.eval_every >= 1, "--eval-every must be >= 1, got " + std::to_string(c.eval_every));
-  require(c.eval_batches >= 1, "--eval-batches must be >= 1");
-  require(c.log_every >= 1, "--log-every must be >= 1");
-  require(c.checkpoint_every >= 0, "--checkpoint-every must be >= 0 (0 = only the latest)");
-  require(c.threads >= 0, "--threads must be >= 0 (0 = all cores)");
-  require(c.dist_timeout >= 1,
-          "--dist-timeout must be >= 1 (seconds), got " + std::to_string(c.dist_timeout));
+  require(c.warmup < c.steps, "--warmup must be in [0, steps), got " + std::to_string(c.warmup) +
+                                  " with --steps " + std::to_string(c.steps));
   require(!c.out.empty(), "--out must name a directory");
-}
-
-const char* train_config_help(const std::string& key) {
-  static const std::map<std::string, const char*> help = {
-      {"train", "glob of training shards"},
-      {"val", "glob of validation shards"},
-      {"vocab_size", "vocabulary size (0 = from the data)"},
-      {"n_layer", "transformer blocks"},
-      {"n_head", "attention heads"},
-      {"n_embd", "model width"},
-      {"ctx", "context length (tokens)"},
-      {"softcap", "logit soft-cap (0 = off)"},
-      {"residual_mixing", "x <- (1-1/(2L)) x + 1/(2L) block(x) instead of x + block(x)"},
-      {"attn_1_over_d", "attention scores q.k/d_head instead of q.k/sqrt(d_head)"},
-      {"orthogonal_init", "every Linear starts orthogonal x sqrt(fan_out/fan_in)"},
-      {"batch", "sequences per step"},
-      {"steps", "optimizer steps"},
-      {"optimizer", "optimizer name (steepest optimizers)"},
-      {"lr", "learning rate (<0: optimizer default; Muon's for muon)"},
-      {"adamw_lr", "hidden-matrix optimizers: AdamW lr for embed/head/1-D (<0: default)"},
-      {"weight_decay", "decoupled weight decay"},
-      {"orthogonalizer", "msign method of the optimizer (empty: its own default)"},
-      {"ns_steps", "Newton-Schulz steps (-1: schedule default)"},
-      {"opt", "optimizer hyperparameters, KEY=VALUE, repeatable (steepest optimizers)"},
-      {"schedule", "learning-rate schedule: constant, wsd, cosine"},
-      {"warmup", "linear warm-up steps"},
-      {"decay_fraction", "wsd: final fraction of steps with linear decay to 0"},
-      {"grad_clip", "clip the global gradient norm (0 = off)"},
-      {"eval_every", "evaluate val loss every K steps (and at the end)"},
-      {"eval_batches", "val batches per evaluation"},
-      {"log_every", "write a metrics line every K steps"},
-      {"checkpoint_every", "also keep ckpt-<step>.pt every K steps (0: latest only)"},
-      {"seed", "seed for initialization and data order"},
-      {"threads", "OpenBLAS threads (libtorch intra-op 1); 0 = all cores"},
-      {"dist_timeout", "distributed runs: seconds a rank waits for the others before it fails"},
-      {"out", "run directory"},
-  };
-  auto it = help.find(key);
-  return it == help.end() ? "" : it->second;
+  check_fits_in_memory(c);
 }
 
 }  // namespace steepest

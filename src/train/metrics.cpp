@@ -1,21 +1,32 @@
 #include "steepest/train/metrics.h"
 
 #include <fstream>
+#include <iterator>
 #include <stdexcept>
+
+#include "util/atomic_file.h"
 
 namespace steepest {
 
 std::vector<nlohmann::json> read_metrics(const std::string& path) {
-  std::ifstream in(path);
+  std::ifstream in(path, std::ios::binary);
   if (!in) throw std::runtime_error("cannot read metrics file '" + path + "'");
+  const std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
   std::vector<nlohmann::json> out;
-  std::string line;
-  for (int n = 1; std::getline(in, line); ++n) {
+  size_t begin = 0;
+  for (int n = 1; begin < text.size(); ++n) {
+    const size_t end = text.find('\n', begin);
+    const bool complete = end != std::string::npos;
+    const std::string line = text.substr(begin, complete ? end - begin : std::string::npos);
+    begin = complete ? end + 1 : text.size();
     if (line.empty()) continue;
     try {
       out.push_back(nlohmann::json::parse(line));
     } catch (const nlohmann::json::parse_error& e) {
-      throw std::runtime_error(path + ":" + std::to_string(n) + ": not JSON: " + e.what());
+      // A last line without its newline is one a killed run was writing: skip it.
+      if (!complete) break;
+      throw std::runtime_error(path + ":" + std::to_string(n) + ": not a JSON line (" + e.what() +
+                               "); the file was edited or damaged");
     }
   }
   return out;
@@ -23,14 +34,16 @@ std::vector<nlohmann::json> read_metrics(const std::string& path) {
 
 MetricsWriter::MetricsWriter(const std::string& path, int64_t keep_up_to_step) : path_(path) {
   if (keep_up_to_step >= 0) {
-    std::vector<nlohmann::json> keep;
+    // Resuming in place: keep the lines up to the checkpoint's step, atomically.
+    std::string keep;
     std::ifstream probe(path);
     if (probe.good()) {
       for (auto& j : read_metrics(path))
-        if (j.value("step", int64_t{0}) <= keep_up_to_step) keep.push_back(std::move(j));
+        if (j.is_object() && j.contains("step") && j["step"].is_number_integer() &&
+            j["step"].get<int64_t>() <= keep_up_to_step)
+          keep += j.dump() + "\n";
     }
-    std::ofstream rewrite(path, std::ios::trunc);
-    for (const auto& j : keep) rewrite << j.dump() << "\n";
+    detail::write_text_atomically(path, keep);
   }
   f_ = std::fopen(path.c_str(), "a");
   if (f_ == nullptr) throw std::runtime_error("cannot open '" + path + "' for writing metrics");

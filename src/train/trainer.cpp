@@ -17,12 +17,14 @@
 #include "steepest/optim/registry.h"
 #include "steepest/train/checkpoint.h"
 #include "steepest/train/distributed.h"
+#include "steepest/train/divergence.h"
 #include "steepest/train/lr_schedule.h"
 #include "steepest/train/metrics.h"
 #include "steepest/train/progress.h"
 #include "steepest/util/memory.h"
 #include "steepest/util/threads.h"
 #include "util/atomic_file.h"
+#include "util/file_lock.h"
 
 namespace steepest {
 namespace fs = std::filesystem;
@@ -74,6 +76,12 @@ void prepare_run_dir(const std::string& out, bool overwrite, bool resuming_here)
   if (has_run && overwrite && !resuming_here)
     for (const auto& e : fs::directory_iterator(out, ec))
       if (is_run_file(e.path())) fs::remove(e.path(), ec);
+  // A <file>.tmp is what a killed write left behind; it is never read, only removed.
+  std::vector<fs::path> stale;
+  for (const auto& e : fs::directory_iterator(out, ec))
+    if (e.path().extension() == ".tmp" && is_run_file(e.path().parent_path() / e.path().stem()))
+      stale.push_back(e.path());
+  for (const auto& p : stale) fs::remove(p, ec);
   // Prove the directory is writable now rather than after the first steps.
   const auto probe = fs::path(out) / ".write-test";
   {
@@ -81,6 +89,22 @@ void prepare_run_dir(const std::string& out, bool overwrite, bool resuming_here)
     if (!f) throw std::runtime_error("run directory '" + out + "' is not writable");
   }
   fs::remove(probe, ec);
+}
+
+bool all_finite(const std::vector<at::Tensor>& tensors) {
+  for (const auto& t : tensors)
+    if (!at::isfinite(t).all().item<bool>()) return false;
+  return true;
+}
+
+// Stops a run whose loss or weights went bad, naming the step, the last
+// checkpoint written while the run was healthy, and what to change.
+[[noreturn]] void diverged(int64_t step, const std::string& what, const std::string& last_good) {
+  throw std::runtime_error(
+      "training diverged at step " + std::to_string(step) + ": " + what + ". " +
+      (last_good.empty() ? std::string("No checkpoint was written before it.")
+                         : "The last good checkpoint is '" + last_good + "'.") +
+      " Lower --lr, add --warmup or set --grad-clip.");
 }
 
 bool same_directory(const fs::path& a, const fs::path& b) {
@@ -239,8 +263,17 @@ TrainSummary train(const TrainConfig& config_in, const TrainRunOptions& options)
   const bool resuming = !options.resume.empty();
   const bool resuming_here =
       resuming && same_directory(fs::absolute(options.resume).parent_path(), cfg.out);
+  std::optional<detail::FileLock> run_lock;  // one trainer per run directory
   agree([&] {
-    if (lead) prepare_run_dir(cfg.out, options.overwrite, resuming_here);
+    if (!lead) return;
+    std::error_code ec;
+    fs::create_directories(cfg.out, ec);
+    if (fs::is_directory(cfg.out, ec))
+      run_lock.emplace((fs::path(cfg.out) / ".steepest.lock").string(),
+                       "another `steepest train` is writing to '" + cfg.out +
+                           "' (it holds its .steepest.lock); wait for it, stop it, or choose "
+                           "another --out");
+    prepare_run_dir(cfg.out, options.overwrite, resuming_here);
   });
   const fs::path out(cfg.out);
 
@@ -268,7 +301,11 @@ TrainSummary train(const TrainConfig& config_in, const TrainRunOptions& options)
               "; drop the flag that changes it, or start a new run with --out");
       state = load_checkpoint(options.resume, *model, optimizer);
       sampler.set_position(state.data_position);
-      if (state.step >= cfg.steps)
+      // A run killed after its last checkpoint but before summary.json is only finished here.
+      std::error_code ec;
+      const bool unfinished_end =
+          resuming_here && state.step == cfg.steps && !fs::exists(out / "summary.json", ec);
+      if (state.step >= cfg.steps && !unfinished_end)
         throw std::invalid_argument("checkpoint '" + options.resume + "' is already at step " +
                                     std::to_string(state.step) + " of --steps " +
                                     std::to_string(cfg.steps) + "; pass a larger --steps");
@@ -297,10 +334,17 @@ TrainSummary train(const TrainConfig& config_in, const TrainRunOptions& options)
             "' and the metrics after step " + std::to_string(state.step) +
             "; pass --out NEWDIR to branch off, or --overwrite to discard them");
       for (const auto& f : later) fs::remove(f, ec);
+      // A kill between checkpoint.pt and its kept copy left no ckpt-<step>.pt: make it now.
+      const fs::path kept = out / ("ckpt-" + std::to_string(state.step) + ".pt");
+      if (cfg.checkpoint_every > 0 && state.step % cfg.checkpoint_every == 0 &&
+          !fs::exists(kept, ec) && fs::path(options.resume).filename() == "checkpoint.pt")
+        detail::copy_file_atomically(options.resume, kept.string());
     }
     if (lead) {
-      write_json_file(out / "config.json", to_json(cfg));
+      // metrics.jsonl first: a directory with our config.json always has both,
+      // which is how --overwrite recognizes a run of ours.
       metrics.emplace((out / "metrics.jsonl").string(), resuming_here ? state.step : -1);
+      write_json_file(out / "config.json", to_json(cfg));
     }
   });
 
@@ -332,6 +376,7 @@ TrainSummary train(const TrainConfig& config_in, const TrainRunOptions& options)
   const int64_t rows = cfg.batch / world;  // this rank's slice of every global batch
   CommStats comm_seen;
   std::string last_good = resuming ? options.resume : "";
+  DivergenceMonitor divergence(cfg.vocab_size);
 
   for (int64_t step = state.step + 1; step <= cfg.steps; ++step) {
     const auto t0 = Clock::now();
@@ -350,13 +395,7 @@ TrainSummary train(const TrainConfig& config_in, const TrainRunOptions& options)
       comm->all_reduce_sum(l);
       loss_value = l.item<double>() / world;
     }
-    if (!std::isfinite(loss_value))
-      throw std::runtime_error("non-finite training loss (" + std::to_string(loss_value) +
-                               ") at step " + std::to_string(step) + "; " +
-                               (last_good.empty()
-                                    ? std::string("no checkpoint was written yet")
-                                    : "the last good checkpoint is '" + last_good + "'") +
-                               ". Lower --lr or set --grad-clip.");
+    if (const auto why = divergence.observe(loss_value)) diverged(step, *why, last_good);
     loss.backward();
     if (comm) average_gradients(parameters, *comm);
     if (cfg.grad_clip > 0) {
@@ -402,6 +441,20 @@ TrainSummary train(const TrainConfig& config_in, const TrainRunOptions& options)
     std::optional<double> val;
     if (eval_now && lead) {
       val = evaluate(model, val_data, cfg.batch, cfg.ctx, cfg.eval_batches);
+      if (!std::isfinite(*val))
+        diverged(step, "the validation loss is " + std::to_string(*val), last_good);
+      // A long run that ends no better than uniform predictions learned nothing:
+      // say so (before its checkpoint) instead of exiting 0. Short smoke runs may
+      // legitimately end there.
+      if (step == cfg.steps && cfg.steps >= 100 && *val >= divergence.chance()) {
+        char what[200];
+        std::snprintf(what, sizeof(what),
+                      "the final val loss %.4f is no better than chance level ln(%lld) = %.4f "
+                      "after %lld steps",
+                      *val, static_cast<long long>(cfg.vocab_size), divergence.chance(),
+                      static_cast<long long>(cfg.steps));
+        diverged(step, what, last_good);
+      }
       last_val = *val;
       state.best_val_loss = std::min(state.best_val_loss, *val);
       summary.val_curve.emplace_back(step, *val);
@@ -446,18 +499,24 @@ TrainSummary train(const TrainConfig& config_in, const TrainRunOptions& options)
     }
     const bool keep = cfg.checkpoint_every > 0 && step % cfg.checkpoint_every == 0;
     if (keep || step == cfg.steps) {
+      // A checkpoint of non-finite weights could be neither evaluated nor resumed.
+      if (!all_finite(parameters)) diverged(step, "the weights are no longer finite", last_good);
       // Every rank joins (the sharded state is gathered); rank 0 writes the file.
       save_checkpoint(latest, *model, optimizer, cfg, state, /*write_file=*/lead);
       last_good = latest;
       if (keep && lead) {
         const auto kept = (out / ("ckpt-" + std::to_string(step) + ".pt")).string();
-        fs::copy_file(latest, kept, fs::copy_options::overwrite_existing);
+        detail::copy_file_atomically(latest, kept);
         last_good = kept;
       }
     }
   }
   progress.finish();
 
+  if (lead && std::isnan(last_val)) {  // finishing a run whose loop had already ended
+    last_val = evaluate(model, val_data, cfg.batch, cfg.ctx, cfg.eval_batches);
+    summary.val_curve.emplace_back(state.step, last_val);
+  }
   summary.final_val_loss = last_val;
   summary.best_val_loss = state.best_val_loss;
   summary.final_train_loss = last_loss;

@@ -1,8 +1,10 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <map>
 
 #include "steepest/bench/results.h"
@@ -84,6 +86,105 @@ TEST(BenchSuite, BadSuitesAreNamed) {
   j = suite_json();
   j["colour"] = "red";
   EXPECT_NE(error_of(j).find("colour"), std::string::npos);
+}
+
+// A wrongly typed value names its key's path, what it must be and what it is;
+// never nlohmann's bare "type must be number, but is string".
+TEST(BenchSuite, WrongTypesNameTheKeyPath) {
+  const std::vector<std::pair<std::function<void(nlohmann::json&)>, std::string>> cases = {
+      {[](auto& j) { j["optimizers"][2]["lr"] = "abc"; },
+       "suite: key 'optimizers[2].lr' must be a finite number, got \"abc\""},
+      {[](auto& j) { j["optimizers"][0]["label"] = 5; },
+       "key 'optimizers[0].label' must be a string, got 5"},
+      {[](auto& j) { j["optimizers"][1]["optimizer"] = true; },
+       "key 'optimizers[1].optimizer' must be a string, got true"},
+      {[](auto& j) {
+         j["optimizers"][1]["opt"] = {1, 2};
+       },
+       "key 'optimizers[1].opt' must be an object"},
+      {[](auto& j) { j["lr_grid"]["points"] = 2.5; },
+       "key 'lr_grid.points' must be a whole number in [1, 1000], got 2.5"},
+      {[](auto& j) { j["lr_grid"]["points"] = 1e30; }, "key 'lr_grid.points'"},
+      {[](auto& j) { j["lr_grid"]["points"] = 0; }, "key 'lr_grid.points'"},
+      {[](auto& j) { j["lr_grid"]["factor"] = "2"; },
+       "key 'lr_grid.factor' must be a finite number, got \"2\""},
+      {[](auto& j) {
+         j["lr_grid"] = {1, 2};
+       },
+       "key 'lr_grid' must be an object"},
+      {[](auto& j) { j["seeds"] = 3; }, "key 'seeds' must be a list"},
+      {[](auto& j) {
+         j["seeds"] = {1, "a"};
+       },
+       "key 'seeds[1]' must be a whole number"},
+      {[](auto& j) {
+         j["seeds"] = {1, 1e30};
+       },
+       "key 'seeds[1]' must be a whole number"},
+      {[](auto& j) {
+         j["seeds"] = {1, -2};
+       },
+       "key 'seeds[1]' must be a whole number"},
+      {[](auto& j) { j["name"] = 5; }, "key 'name' must be a string"},
+      {[](auto& j) { j["description"] = nullptr; }, "key 'description' must be a string"},
+      {[](auto& j) { j["target_val_loss"] = "low"; }, "key 'target_val_loss' must be a finite"},
+      {[](auto& j) { j["optimizers"][0]["lrr"] = 0.1; },
+       "unknown key 'optimizers[0].lrr'; valid: optimizer, label, opt, lr"},
+      {[](auto& j) { j["lr_grid"]["pionts"] = 3; }, "unknown key 'lr_grid.pionts'"},
+      {[](auto& j) { j["optimizers"][0]["optimizer"] = "adamx"; },
+       "suite: optimizers[0]: unknown optimizer 'adamx'"},
+      {[](auto& j) {
+         j["optimizers"][2]["opt"] = {{"nope", 1}};
+       },
+       "suite: optimizers[2]: "},
+      {[](auto& j) { j["optimizers"][1]["label"] = "a\tb"; }, "control characters"},
+      {[](auto& j) { j["optimizers"][1]["label"] = ""; }, "must not be empty"},
+      {[](auto& j) { j["optimizers"][1]["lr"] = -1; }, "'optimizers[1].lr'"},
+      {[](auto& j) { j["train"]["n_layer"] = "two"; }, "suite: train: "},
+  };
+  for (const auto& [edit, fragment] : cases) {
+    auto j = suite_json();
+    edit(j);
+    const std::string error = error_of(j);
+    EXPECT_NE(error.find(fragment), std::string::npos) << error;
+    EXPECT_EQ(error.rfind("suite: ", 0), 0u) << error;  // the file (here "suite") comes first
+  }
+}
+
+// Found by fuzz_bench_suite: parsed JSON keeps 0 as an unsigned number, which
+// skipped the lower bound, so "points": 0 passed and made an empty LR grid.
+TEST(BenchSuite, ParsedZeroPointsIsRefused) {
+  auto j = suite_json();
+  j["lr_grid"] = nlohmann::json::parse(R"({"points": 0, "factor": 3.0})");
+  EXPECT_NE(error_of(j).find("key 'lr_grid.points' must be a whole number in [1, 1000], got 0"),
+            std::string::npos)
+      << error_of(j);
+  j["lr_grid"] = nlohmann::json::parse(R"({"points": 1})");
+  EXPECT_EQ(error_of(j), "(no error)");
+}
+
+// From a file: every error starts with the file's name, including JSON that
+// does not parse and numbers too large for a double.
+TEST(BenchSuite, FileErrorsNameTheFile) {
+  const std::string path = ::testing::TempDir() + "/steepest_suite_x.json";
+  auto error_of_file = [&](const std::string& text) {
+    std::ofstream(path) << text;
+    try {
+      load_suite(path);
+    } catch (const std::invalid_argument& e) {
+      return std::string(e.what());
+    }
+    return std::string("(no error)");
+  };
+  auto j = suite_json();
+  j["optimizers"][2]["lr"] = "abc";
+  EXPECT_EQ(error_of_file(j.dump()).rfind("suite '" + path + "': key 'optimizers[2].lr'", 0), 0u);
+  EXPECT_NE(error_of_file("{\"name\": ").find(path), std::string::npos);
+  const std::string big = error_of_file(R"({"target_val_loss": 1e999})");
+  EXPECT_NE(big.find(path), std::string::npos) << big;
+  std::ofstream(path) << suite_json().dump();
+  EXPECT_EQ(load_suite(path).optimizers.size(), 3u);
+  std::remove(path.c_str());
 }
 
 // A results directory written by hand: the aggregation picks the best LR

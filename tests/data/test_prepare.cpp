@@ -93,6 +93,21 @@ TEST(Prepare, ValFractionMustBeInOpenUnitInterval) {
   EXPECT_NO_THROW(prepare_text_dataset({dir + "/t.txt"}, dir + "/out", 0.5));
 }
 
+// Issue #12: --text silently replaced existing shards, even its own input.
+TEST(Prepare, ExistingShardsNeedForceAndAnInputIsNeverOverwritten) {
+  const std::string dir = scratch_dir();
+  write_bytes(dir + "/t.txt", std::string(1000, 'x'));
+  prepare_text_dataset({dir + "/t.txt"}, dir + "/out", 0.5);
+  expect_error([&] { prepare_text_dataset({dir + "/t.txt"}, dir + "/out", 0.5); },
+               {dir + "/out/train_000000.bin", "already exists", "--force"});
+  EXPECT_NO_THROW(prepare_text_dataset({dir + "/t.txt"}, dir + "/out", 0.5, /*force=*/true));
+  const std::string own_input = dir + "/out/val_000000.bin";
+  const auto size_before = std::filesystem::file_size(own_input);
+  expect_error([&] { prepare_text_dataset({own_input}, dir + "/out", 0.5, /*force=*/true); },
+               {own_input, "is also the output shard", "another --out"});
+  EXPECT_EQ(std::filesystem::file_size(own_input), size_before);
+}
+
 TEST(Prepare, TextTooShortForBothSplits) {
   const std::string dir = scratch_dir();
   write_bytes(dir + "/tiny.txt", "abc");
@@ -102,7 +117,7 @@ TEST(Prepare, TextTooShortForBothSplits) {
   expect_error([&] { prepare_text_dataset({dir + "/empty.txt"}, dir + "/out", 0.5); }, {"0 bytes"});
   // 4 bytes at 0.5 is the smallest text that fills both splits.
   write_bytes(dir + "/four.txt", "abcd");
-  const auto p = prepare_text_dataset({dir + "/four.txt"}, dir + "/out", 0.5);
+  const auto p = prepare_text_dataset({dir + "/four.txt"}, dir + "/out2", 0.5);
   EXPECT_EQ(p.train_tokens, 2);
   EXPECT_EQ(p.val_tokens, 2);
 }

@@ -94,15 +94,34 @@ TEST(Shard, WrongVersionError) {
 TEST(Shard, TruncatedError) {
   const std::string path = scratch_dir() + "/trunc.bin";
   write_bytes(path, shard_header(20240520, 1, 10) + std::string(19, 'x'));  // needs 20
-  expect_error([&] { read_shard(path); },
-               {path, "truncated", "10 tokens", "expected 1044 bytes", "found 1043 bytes"});
+  expect_error([&] { read_shard(path); }, {path, "truncated", "10 tokens", "expected 1044 bytes",
+                                           "found 1043 bytes", "prepare the data again"});
 }
 
 TEST(Shard, TrailingBytesError) {
   const std::string path = scratch_dir() + "/trail.bin";
   write_bytes(path, shard_header(20240520, 1, 2) + std::string(5, 'x'));  // needs 4
+  expect_error([&] { read_shard(path); }, {path, "trailing bytes", "expected 1028 bytes",
+                                           "found 1029 bytes", "does not match"});
+}
+
+// Counts near the int32/uint32 limits: the size check comes before any
+// allocation, so these fail fast with the numbers instead of asking for GBs.
+TEST(Shard, HugeHeaderCountsAreErrors) {
+  const std::string path = scratch_dir() + "/huge.bin";
+  write_bytes(path, shard_header(20240520, 1, std::numeric_limits<int32_t>::max()) + "ab");
+  expect_error([&] { read_shard(path); }, {path, "truncated", "2147483647 tokens",
+                                           "expected 4294968318 bytes", "found 1026 bytes"});
+  write_bytes(path, shard_header(20240520, 1, -1));  // 0xFFFFFFFF on disk
   expect_error([&] { read_shard(path); },
-               {path, "trailing bytes", "expected 1028 bytes", "found 1029 bytes"});
+               {path, "negative token count -1", "4294967295 as unsigned", "damaged"});
+  write_bytes(path, shard_header(20240520, 1, std::numeric_limits<int32_t>::min()));
+  expect_error([&] { read_shard(path); }, {path, "-2147483648", "2147483648 as unsigned"});
+}
+
+TEST(Shard, DirectoryIsNotAShard) {
+  const std::string dir = scratch_dir();
+  expect_error([&] { read_shard(dir); }, {dir, "is a directory", dir + "/train_*.bin"});
 }
 
 TEST(Shard, GlobIsSorted) {

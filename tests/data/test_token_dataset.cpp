@@ -63,7 +63,24 @@ TEST(TokenDataset, ZeroTokensNamesTheShards) {
 
 TEST(TokenDataset, NoMatchingShardsNamesThePattern) {
   const std::string pattern = scratch_dir() + "/nothing_*.bin";
-  expect_error([&] { TokenDataset(pattern, 256); }, {pattern});
+  expect_error([&] { TokenDataset(pattern, 256); },
+               {pattern, "no files match", "prepare the data first"});
+}
+
+// A run directory given where a glob belongs: named, with the glob to use.
+TEST(TokenDataset, DirectoryInsteadOfAGlobIsNamed) {
+  const std::string dir = scratch_dir();
+  write_shard(dir + "/train_000000.bin", {1, 2, 3});
+  expect_error([&] { TokenDataset(dir, 256); }, {dir, "is a directory", dir + "/train_*.bin"});
+}
+
+// A bad shard among good ones is named, not just "the data".
+TEST(TokenDataset, CorruptShardAmongGoodOnesIsNamed) {
+  const std::string dir = scratch_dir();
+  write_shard(dir + "/d_000000.bin", {1, 2, 3});
+  testing::write_bytes(dir + "/d_000001.bin", testing::shard_header(20240520, 1, 5) + "xy");
+  expect_error([&] { TokenDataset(dir + "/d_*.bin", 256); },
+               {dir + "/d_000001.bin", "truncated", "5 tokens"});
 }
 
 // Every row of x must be a window of the raw stream, y the same window moved

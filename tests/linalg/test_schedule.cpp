@@ -54,7 +54,8 @@ TEST(Schedule, StepOverrideTruncatesOrExtends) {
 // modded-nanogpt's last Polar Express step has its fixed point at 1.035, so
 // repeating it never reaches 1; the paper's extension step converges.
 TEST(Schedule, PolarExpressExtendedConvergesToOne) {
-  const auto& last = ns_schedule("polar-express").steps.back();
+  // A copy: a reference into the temporary schedule's vector dangles (ASan: use-after-free).
+  const NsCoefficients last = ns_schedule("polar-express").steps.back();
   const double fixed =
       std::sqrt((-last.b - std::sqrt(last.b * last.b - 4 * last.c * (last.a - 1))) / (2 * last.c));
   EXPECT_NEAR(fixed, 1.035, 1e-3);

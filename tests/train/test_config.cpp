@@ -75,7 +75,7 @@ TEST(TrainConfig, NonFiniteFractionalAndOverflowingValuesAreRefusedByName) {
   c.ns_steps = 0;
   refused(c, "--ns-steps must be >= 1");
   c.ns_steps = -3;
-  refused(c, "--ns-steps must be >= 1");
+  refused(c, "--ns-steps must be a finite number in [-1, 1000], got -3");
   for (const char* text :
        {R"({"n_layer": 1.7})", R"({"steps": 1e30})", R"({"batch": 18446744073709551615})"}) {
     try {

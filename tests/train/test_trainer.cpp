@@ -1,4 +1,7 @@
+#include <fcntl.h>
 #include <gtest/gtest.h>
+#include <sys/file.h>
+#include <unistd.h>
 
 #include <filesystem>
 #include <fstream>
@@ -6,9 +9,11 @@
 
 #include "steepest/data/prepare.h"
 #include "steepest/data/shard.h"
+#include "steepest/optim/model_optimizer.h"
 #include "steepest/train/checkpoint.h"
 #include "steepest/train/metrics.h"
 #include "steepest/train/trainer.h"
+#include "train/fresh_checkpoint.h"
 #include "train/tiny_corpus.h"
 
 namespace steepest {
@@ -166,24 +171,71 @@ TEST_F(TrainerTest, UnwritableOutputDirectoryIsReported) {
   }
 }
 
-TEST_F(TrainerTest, NonFiniteLossStopsWithTheStepAndKeepsTheLastCheckpoint) {
-  cfg.optimizer = "sgd";
-  cfg.lr = 3e38;  // the first update overflows the head to inf
-  cfg.steps = 200;
-  cfg.checkpoint_every = 1;
-  try {
-    train(cfg, quiet());
-    FAIL() << "expected divergence";
-  } catch (const std::runtime_error& e) {
-    const std::string msg = e.what();
-    EXPECT_NE(msg.find("at step"), std::string::npos) << msg;
-  }
-  // Every checkpoint left behind is readable (none was written after the blow-up).
-  for (const auto& f : fs::directory_iterator(cfg.out)) {
-    if (f.path().extension() == ".pt") {
-      EXPECT_NO_THROW(read_checkpoint_config(f.path().string()));
+// Issue #12: after lr 1e20 the named "last good checkpoint" held NaN weights.
+TEST_F(TrainerTest, DivergenceStopsWithTheStepAndEveryCheckpointLeftLoadsFinite) {
+  for (const double lr : {3e38, 1e20, 1e6}) {
+    cfg.optimizer = "sgd";
+    cfg.lr = lr;
+    cfg.steps = 200;
+    cfg.checkpoint_every = 1;
+    std::string msg;
+    try {
+      train(cfg, [&] {
+        auto o = quiet();
+        o.overwrite = true;
+        return o;
+      }());
+      ADD_FAILURE() << "lr " << lr << ": expected divergence";
+    } catch (const std::runtime_error& e) {
+      msg = e.what();
+    }
+    EXPECT_NE(msg.find("training diverged at step"), std::string::npos) << msg;
+    EXPECT_NE(msg.find("Lower --lr"), std::string::npos) << msg;
+    // Every checkpoint left behind loads, with finite weights; the named one exists.
+    const auto named = msg.find("last good checkpoint is '");
+    if (named != std::string::npos) {
+      const auto start = named + std::string("last good checkpoint is '").size();
+      EXPECT_TRUE(fs::exists(msg.substr(start, msg.find('\'', start) - start))) << msg;
+    }
+    for (const auto& f : fs::directory_iterator(cfg.out)) {
+      if (f.path().extension() != ".pt") continue;
+      testing::LoadedCheckpoint loaded;
+      ASSERT_NO_THROW(loaded = testing::load_fresh(f.path().string())) << f.path();
+      for (const auto& p : loaded.parameters)
+        EXPECT_TRUE(at::isfinite(p).all().item<bool>()) << f.path() << " lr " << lr;
     }
   }
+}
+
+// A partial last line is what a kill -9 mid-write leaves; it blocked resuming.
+TEST_F(TrainerTest, APartialLastMetricsLineDoesNotBlockResume) {
+  cfg.steps = 4;
+  cfg.checkpoint_every = 2;
+  train(cfg, quiet());
+  {
+    std::ofstream(fs::path(cfg.out) / "metrics.jsonl", std::ios::app) << R"({"step": 5, "train_lo)";
+  }
+  EXPECT_EQ(read_metrics((fs::path(cfg.out) / "metrics.jsonl").string()).size(), 4u);
+  // A stale temporary file is never read and is cleaned up.
+  { std::ofstream(fs::path(cfg.out) / "checkpoint.pt.tmp") << "half a checkpoint"; }
+  cfg.steps = 6;
+  auto o = quiet();
+  o.resume = (fs::path(cfg.out) / "checkpoint.pt").string();
+  EXPECT_NO_THROW(train(cfg, o));
+  EXPECT_FALSE(fs::exists(fs::path(cfg.out) / "checkpoint.pt.tmp"));
+  const auto lines = read_metrics((fs::path(cfg.out) / "metrics.jsonl").string());
+  ASSERT_EQ(lines.size(), 6u);
+  EXPECT_EQ(lines.back()["step"], 6);
+}
+
+// One trainer per run directory: a second one would interleave its files.
+TEST_F(TrainerTest, ASecondTrainerOnTheSameDirectoryIsRefused) {
+  fs::create_directories(cfg.out);
+  const int fd = ::open((fs::path(cfg.out) / ".steepest.lock").c_str(), O_RDWR | O_CREAT, 0644);
+  ASSERT_EQ(::flock(fd, LOCK_EX | LOCK_NB), 0);
+  expect_refusal([&] { train(cfg, quiet()); }, {"another `steepest train`", cfg.out});
+  ::close(fd);
+  EXPECT_NO_THROW(train(cfg, quiet()));
 }
 
 TEST_F(TrainerTest, ContextLongerThanDataIsRejected) {

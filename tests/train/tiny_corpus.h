@@ -18,7 +18,8 @@ inline void write_tiny_corpus(const std::filesystem::path& dir) {
     for (int i = 0; i < 400; ++i)
       f << "In the beginning was the word, and the word was " << i % 37 << ".\n";
   }
-  prepare_text_dataset({(dir / "text.txt").string()}, (dir / "data").string(), 0.1);
+  prepare_text_dataset({(dir / "text.txt").string()}, (dir / "data").string(), 0.1,
+                       /*force=*/true);
 }
 
 }  // namespace steepest::testing

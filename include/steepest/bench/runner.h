@@ -18,12 +18,18 @@ struct BenchOptions {
 
 struct BenchCounts {
   int ran = 0, cached = 0, failed = 0;
+  int cached_failed = 0;  // of `cached`: diverged runs recorded earlier
+  // Runs that ended with a summary, now or in an earlier sitting.
+  int succeeded() const { return ran + cached - cached_failed; }
 };
 
 // Phase 1 (LR trials), then phase 2 (best LR × remaining seeds), then the
-// report. A run whose directory holds a summary.json (or whose failure was
-// recorded) for the same config is never run again, so a killed bench picks
-// up where it stopped; a run killed mid-way is started again from scratch.
+// report. A run whose directory holds a summary.json (or that diverged) for
+// the same config is never run again, so a killed bench picks up where it
+// stopped; a run killed mid-way, or one that failed for any other reason than
+// divergence (disk full, missing data, a signal), is started again from
+// scratch. SIGINT/SIGTERM stop the running trainers before the bench exits,
+// and one results directory takes one bench at a time (a lock file).
 BenchCounts run_bench(const BenchSuite& suite, const BenchOptions& options);
 
 // Runs a planned list of runs the same way (cached, resumable, `jobs` at a

@@ -31,7 +31,10 @@ struct BenchSuite {
   nlohmann::json source;  // the suite file as read
 };
 
-// Reads and checks a suite file; errors name the file, the key and a hint.
+// Reads and checks a suite file. Errors (std::invalid_argument) name the file,
+// the key's path, what it must be and the value found, e.g.
+// suite 'x.json': key 'optimizers[2].lr' must be a finite number, got "abc";
+// unknown keys (also inside optimizers entries and lr_grid) are named.
 BenchSuite load_suite(const std::string& path);
 BenchSuite suite_from_json(const nlohmann::json& j, const std::string& where = "suite");
 

@@ -18,9 +18,11 @@ struct PreparedDataset {
 // in memory) and writes the last `val_fraction` of the tokens as the val shard,
 // the rest as the train shard. Creates out_dir. Throws std::runtime_error for
 // an unreadable file (naming it), val_fraction outside (0, 1), or too little
-// text to fill both shards.
+// text to fill both shards. Existing shards in out_dir are replaced only with
+// force, and never when one of them is also an input file.
 PreparedDataset prepare_text_dataset(const std::vector<std::string>& text_files,
-                                     const std::string& out_dir, double val_fraction = 0.1);
+                                     const std::string& out_dir, double val_fraction = 0.1,
+                                     bool force = false);
 
 // The default corpus: the King James Bible from Debian's bible-kjv package
 // (`bible -f Gen1:1-Rev22:21`, ~4.4 MB), prepared once into out_dir. If both

@@ -17,8 +17,10 @@ constexpr int64_t kShardHeaderInts = 256;
 
 // Reads one shard. Returns a 1-D int32 CPU tensor of its tokens.
 // Throws std::runtime_error naming the file, what was expected and what was
-// found: missing file, short header, wrong magic, wrong version, file size
-// not equal to header + count·2 bytes (truncated or trailing bytes).
+// found, with a hint: missing file, a directory, short header, wrong magic,
+// wrong version, a count of 2^31 or more, file size not equal to header +
+// count·2 bytes (truncated or trailing bytes). The size is checked before
+// anything is allocated. 0 tokens is a valid shard (TokenDataset refuses it).
 at::Tensor read_shard(const std::string& path);
 
 // Writes tokens as a version-1 shard, to `path`.tmp then renamed, so a

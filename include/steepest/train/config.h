@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <nlohmann/json.hpp>
 #include <string>
+#include <variant>
 #include <vector>
 
 namespace steepest {
@@ -54,20 +55,41 @@ struct TrainConfig {
   std::string out = "runs/default";
 };
 
+// One entry per key of TrainConfig. This list alone drives the JSON form
+// (to_json / train_config_from_json), the `train` flags and their --help text,
+// and the type and range checks of validate(): a new option is one line in
+// train_config_fields() and one member above.
+struct TrainConfigField {
+  using Member = std::variant<int64_t TrainConfig::*, double TrainConfig::*, bool TrainConfig::*,
+                              std::string TrainConfig::*, nlohmann::json TrainConfig::*>;
+  const char* name;  // JSON key; the flag is --name with '-' for '_'
+  Member member;
+  double min, max;                // inclusive range of numeric keys (floats must also be finite)
+  const char* help;               // one line for --help; the range and default are appended
+  std::string flag() const;       // "--n-layer"
+  const char* type_name() const;  // "INT", "FLOAT", "BOOL", "TEXT", "JSON"
+  bool is_integer() const { return std::holds_alternative<int64_t TrainConfig::*>(member); }
+  bool is_float() const { return std::holds_alternative<double TrainConfig::*>(member); }
+  bool is_bool() const { return std::holds_alternative<bool TrainConfig::*>(member); }
+  bool is_text() const { return std::holds_alternative<std::string TrainConfig::*>(member); }
+  // "[1, 1024]" for numeric keys, "" otherwise.
+  std::string range_text() const;
+};
+const std::vector<TrainConfigField>& train_config_fields();
+
 nlohmann::ordered_json to_json(const TrainConfig& c);
 
-// Keys missing from j keep their defaults. Unknown keys and wrongly typed
-// values throw std::invalid_argument naming the key (and the valid keys).
+// Keys missing from j keep their defaults. Unknown keys, wrongly typed values
+// and fractional or overflowing integers throw std::invalid_argument naming
+// the key (and the valid keys).
 TrainConfig train_config_from_json(const nlohmann::json& j);
 
 // Reads a JSON file; errors name the file and the JSON parse position.
 nlohmann::json read_json_file(const std::string& path);
 
-// Checks ranges and combinations; throws std::invalid_argument with the
-// offending value and a hint (e.g. n_embd % n_head).
+// Checks every key against its range in train_config_fields(), then the
+// combinations; throws std::invalid_argument with the flag, the offending
+// value and a hint (e.g. n_embd % n_head).
 void validate(const TrainConfig& c);
-
-// One-line help for each key (used for the generated CLI flags).
-const char* train_config_help(const std::string& key);
 
 }  // namespace steepest

@@ -1,0 +1,33 @@
+// Divergence detection for a training loop: a non-finite loss, or a loss that
+// climbs back to chance level (ln(vocab): uniform predictions) after the run
+// had clearly learned. Either way the run learns nothing more, and finishing
+// it would end with exit 0 and a useless checkpoint.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+
+namespace steepest {
+
+class DivergenceMonitor {
+ public:
+  // vocab_size ≥ 2: chance level is ln(vocab_size) nats per token.
+  explicit DivergenceMonitor(int64_t vocab_size);
+
+  // Feeds one step's training loss (mean nats per token). Returns why the run
+  // diverged, or nothing while it is healthy. The loss is smoothed
+  // (exponential average, weight 0.1) so that one noisy batch never stops a run;
+  // "learned" means the smoothed loss went below 0.9 · chance, "back at
+  // chance" that it then rose to 0.99 · chance or more.
+  std::optional<std::string> observe(double loss);
+
+  double chance() const { return chance_; }
+
+ private:
+  int64_t vocab_size_;
+  double chance_;
+  double smoothed_ = -1, best_ = -1;
+};
+
+}  // namespace steepest

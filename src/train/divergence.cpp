@@ -1,0 +1,31 @@
+#include "steepest/train/divergence.h"
+
+#include <cmath>
+#include <cstdio>
+#include <stdexcept>
+
+namespace steepest {
+
+DivergenceMonitor::DivergenceMonitor(int64_t vocab_size)
+    : vocab_size_(vocab_size), chance_(std::log(static_cast<double>(vocab_size))) {
+  if (vocab_size < 2)
+    throw std::invalid_argument("DivergenceMonitor: vocab_size must be >= 2, got " +
+                                std::to_string(vocab_size));
+}
+
+std::optional<std::string> DivergenceMonitor::observe(double loss) {
+  if (!std::isfinite(loss)) return "the training loss is " + std::to_string(loss);
+  smoothed_ = smoothed_ < 0 ? loss : 0.9 * smoothed_ + 0.1 * loss;
+  best_ = best_ < 0 ? smoothed_ : std::min(best_, smoothed_);
+  if (best_ < 0.9 * chance_ && smoothed_ >= 0.99 * chance_) {
+    char what[200];
+    std::snprintf(what, sizeof(what),
+                  "the training loss (smoothed) is %.4f, back at chance level ln(%lld) = %.4f "
+                  "after it had reached %.4f",
+                  smoothed_, static_cast<long long>(vocab_size_), chance_, best_);
+    return std::string(what);
+  }
+  return std::nullopt;
+}
+
+}  // namespace steepest

@@ -1,0 +1,45 @@
+#include <gtest/gtest.h>
+
+#include <cmath>
+
+#include "steepest/train/divergence.h"
+
+namespace steepest {
+namespace {
+
+TEST(DivergenceMonitor, HealthyAndNeverLearnedRunsPass) {
+  DivergenceMonitor m(256);
+  for (int i = 0; i < 200; ++i) EXPECT_FALSE(m.observe(5.6 - 0.01 * i)) << i;
+  DivergenceMonitor flat(256);  // a too-small lr: never learned, never diverged
+  for (int i = 0; i < 200; ++i) EXPECT_FALSE(flat.observe(std::log(256.0) + 0.05));
+}
+
+TEST(DivergenceMonitor, NonFiniteLossStopsAtOnce) {
+  DivergenceMonitor m(256);
+  EXPECT_FALSE(m.observe(5.0));
+  const auto why = m.observe(NAN);
+  ASSERT_TRUE(why);
+  EXPECT_NE(why->find("nan"), std::string::npos) << *why;
+  EXPECT_TRUE(DivergenceMonitor(256).observe(INFINITY));
+}
+
+TEST(DivergenceMonitor, ClimbBackToChanceIsDetectedOneSpikeIsNot) {
+  const double chance = std::log(256.0);
+  DivergenceMonitor m(256);
+  for (int i = 0; i < 100; ++i) m.observe(2.5);
+  EXPECT_FALSE(m.observe(3 * chance));  // one bad batch: smoothed 2.5 → 3.9
+  for (int i = 0; i < 5; ++i) EXPECT_FALSE(m.observe(2.5));
+  std::optional<std::string> why;
+  int steps = 0;
+  while (!why && steps < 100) why = m.observe(chance + 0.01), ++steps;
+  ASSERT_TRUE(why);
+  EXPECT_LT(steps, 40);  // the smoothed loss reaches chance within a few dozen steps
+  EXPECT_NE(why->find("chance level ln(256) = 5.5452"), std::string::npos) << *why;
+}
+
+TEST(DivergenceMonitor, RefusesADegenerateVocabulary) {
+  EXPECT_THROW(DivergenceMonitor(1), std::invalid_argument);
+}
+
+}  // namespace
+}  // namespace steepest
