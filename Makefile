@@ -52,7 +52,8 @@ check-sanitize: deps
 	  -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_CXX_FLAGS_RELWITHDEBINFO="-O1 -g -DNDEBUG"
 	rm -rf $(SAN_LOGS) && mkdir -p $(SAN_LOGS)
 	$(SAN_ENV) cmake --build $(SAN_BUILD) -j $(JOBS) || { $(SAN_REPORT); exit 1; }
-	cd $(SAN_BUILD) && $(SAN_ENV) LDFLAGS=-fsanitize=address,undefined,float-cast-overflow \
+	cd $(SAN_BUILD) && $(SAN_ENV) \
+	  LDFLAGS="-fsanitize=address,undefined,float-cast-overflow -static-libasan -static-libubsan" \
 	  ctest --output-on-failure -j $(JOBS) --timeout 900; rc=$$?; $(SAN_REPORT); exit $$rc
 
 # libFuzzer targets (tests/fuzz/README.md): an instrumented build with clang in

@@ -81,7 +81,7 @@ void add_orthogonalize_command(CLI::App& app) {
   auto* cmd = app.add_subcommand(
       "orthogonalize",
       "Orthogonalize a matrix (msign = U V^T) read from .npy; print a one-line JSON report");
-  cmd->add_option("--in", args->in, "input .npy (float32/float64, C order, (m,n) or (B,m,n))");
+  cmd->add_option("--in", args->in, "input .npy (float32/float64, C or Fortran order, (m,n) or (B,m,n))");
   cmd->add_option("--out", args->out, "output .npy for the orthogonalized matrix");
   cmd->add_option("--method", args->method, "method (see `steepest optimizers`)")
       ->capture_default_str();

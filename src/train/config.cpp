@@ -4,6 +4,7 @@
 #include <cmath>
 #include <cstdio>
 #include <fstream>
+#include <iomanip>
 #include <limits>
 #include <map>
 #include <sstream>
@@ -88,7 +89,7 @@ namespace {
 std::string number_text(double v) {
   if (std::isinf(v)) return v < 0 ? "-inf" : "inf";
   std::ostringstream ss;
-  ss << v;
+  ss << std::setprecision(15) << v;  // 16777216, not 1.67772e+07
   return ss.str();
 }
 }  // namespace

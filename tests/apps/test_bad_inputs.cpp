@@ -12,6 +12,7 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -65,7 +66,7 @@ std::string shard_bytes(int32_t magic, int32_t version, int32_t count,
   h.replace(4, 4, le32(version));
   h.replace(8, 4, le32(count));
   std::string body(tokens.size() * 2, '\0');
-  std::memcpy(body.data(), tokens.data(), body.size());
+  if (!tokens.empty()) std::memcpy(body.data(), tokens.data(), body.size());
   return h + body;
 }
 
@@ -88,7 +89,11 @@ std::string floats(const std::vector<float>& v) {
 }
 
 const fs::path& fixture_dir() {
-  static const fs::path dir = fs::path(::testing::TempDir()) / "steepest_bad_inputs";
+  // One directory per CLI build: the sanitizer build's rows must not rebuild
+  // the normal build's fixtures under its feet.
+  static const fs::path dir =
+      fs::path(::testing::TempDir()) /
+      ("steepest_bad_inputs_" + std::to_string(std::hash<std::string>{}(STEEPEST_CLI) % 100000));
   return dir;
 }
 
