@@ -10,7 +10,6 @@
 #include "steepest/data/byte_tokenizer.h"
 #include "steepest/train/config.h"
 #include "steepest/train/trainer.h"
-#include "steepest/util/threads.h"
 
 namespace steepest::app {
 
@@ -28,12 +27,9 @@ void add_eval_command(CLI::App& app) {
   cmd->add_option("--batch", a->batch, "sequences per batch (default: the run's batch)");
   cmd->add_option("--threads", a->threads, "OpenBLAS threads (0 = leave as is)");
   cmd->callback([a] {
-    if (a->threads < 0 || a->threads > 1024)
-      throw std::invalid_argument("--threads must be in [0, 1024] (0 = leave as is), got " +
-                                  std::to_string(a->threads));
     if (a->batches < 0 || a->batch < 0)
       throw std::invalid_argument("--batches and --batch must be >= 1 (0 = the run's own)");
-    if (a->threads > 0) set_threads(a->threads);
+    apply_threads_flag(a->threads);
     auto r = load_run(a->run);
     const std::string val = a->val.empty() ? r.config.val : a->val;
     TokenDataset data(val, r.config.vocab_size);

@@ -12,7 +12,6 @@
 #include "steepest/linalg/orthogonality_report.h"
 #include "steepest/linalg/orthogonalizer.h"
 #include "steepest/linalg/polar_svd.h"
-#include "steepest/util/threads.h"
 
 namespace steepest::app {
 namespace {
@@ -81,7 +80,8 @@ void add_orthogonalize_command(CLI::App& app) {
   auto* cmd = app.add_subcommand(
       "orthogonalize",
       "Orthogonalize a matrix (msign = U V^T) read from .npy; print a one-line JSON report");
-  cmd->add_option("--in", args->in, "input .npy (float32/float64, C or Fortran order, (m,n) or (B,m,n))");
+  cmd->add_option("--in", args->in,
+                  "input .npy (float32/float64, C or Fortran order, (m,n) or (B,m,n))");
   cmd->add_option("--out", args->out, "output .npy for the orthogonalized matrix");
   cmd->add_option("--method", args->method, "method (see `steepest optimizers`)")
       ->capture_default_str();
@@ -92,13 +92,10 @@ void add_orthogonalize_command(CLI::App& app) {
                   "OpenBLAS threads (libtorch intra-op then 1; 0 = leave both as they are)");
   cmd->add_flag("--demo", args->demo, "run every method on a built-in matrix with known spectrum");
   cmd->callback([args] {
-    if (args->threads < 0 || args->threads > 1024)
-      throw std::invalid_argument("--threads must be in [0, 1024] (0 = leave as is), got " +
-                                  std::to_string(args->threads));
     if (args->steps == 0 || args->steps < -1)
       throw std::invalid_argument("--steps must be >= 1 (or -1: the schedule's own), got " +
                                   std::to_string(args->steps));
-    if (args->threads > 0) set_threads(args->threads);
+    apply_threads_flag(args->threads);
     if (args->demo) return demo(*args);
     if (args->in.empty()) throw CLI::RequiredError("--in (or --demo)");
     const auto o = Orthogonalizer::from_name(args->method, args->steps, parse_dtype(args->dtype));

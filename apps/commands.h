@@ -15,4 +15,9 @@ void add_bench_command(CLI::App& app);
 void add_report_command(CLI::App& app);
 void add_sweep_command(CLI::App& app);
 
+// Sets `threads` (0 = leave libtorch and OpenBLAS as they are) after checking
+// it against [0, kMaxThreads]; for the commands other than `train`, whose
+// config checks its own.
+void apply_threads_flag(int threads);
+
 }  // namespace steepest::app

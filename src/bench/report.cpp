@@ -281,7 +281,7 @@ std::string report_html(const BenchResults& r) {
 std::vector<std::string> write_report(const BenchResults& r) {
   const fs::path dir = r.dir;
   auto write = [](const fs::path& p, const std::string& text) {
-    detail::write_text_atomically(p, text);
+    detail::write_file_atomically(p, text);
     return p.string();
   };
   std::ostringstream md;

@@ -31,7 +31,7 @@ namespace steepest {
 namespace {
 
 void write_json(const fs::path& path, const nlohmann::json& j) {
-  detail::write_text_atomically(path, j.dump(2) + "\n");
+  detail::write_file_atomically(path, j.dump(2) + "\n");
 }
 
 // The config a cached run must match: everything but threads (a setting of the

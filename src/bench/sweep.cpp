@@ -256,8 +256,8 @@ std::vector<std::string> write_sweep_report(const SweepResults& r) {
   md << "# steepest sweep — " << r.suite.base.name << "\n\n"
      << budget(r) << "\n\n"
      << sweep_markdown(r);
-  detail::write_text_atomically(dir / "report.html", h.str());
-  detail::write_text_atomically(dir / "report.md", md.str());
+  detail::write_file_atomically(dir / "report.html", h.str());
+  detail::write_file_atomically(dir / "report.md", md.str());
   return {(dir / "report.html").string(), (dir / "report.md").string()};
 }
 

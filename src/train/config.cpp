@@ -13,6 +13,7 @@
 #include "steepest/linalg/orthogonalizer.h"
 #include "steepest/optim/model_optimizer.h"
 #include "steepest/optim/registry.h"
+#include "steepest/util/threads.h"
 
 namespace steepest {
 
@@ -65,7 +66,8 @@ const std::vector<TrainConfigField>& train_config_fields() {
       {"checkpoint_every", &C::checkpoint_every, 0, kMaxInt,
        "also keep ckpt-<step>.pt every K steps (0: latest only)"},
       {"seed", &C::seed, 0, kMaxInt, "seed for initialization and data order"},
-      {"threads", &C::threads, 0, 1024, "OpenBLAS threads (libtorch intra-op 1); 0 = all cores"},
+      {"threads", &C::threads, 0, kMaxThreads,
+       "OpenBLAS threads (libtorch intra-op 1); 0 = all cores"},
       {"dist_timeout", &C::dist_timeout, 1, 86400,
        "distributed runs: seconds a rank waits for the others before it fails"},
       {"out", &C::out, 0, 0, "run directory"},

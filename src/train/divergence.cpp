@@ -28,4 +28,19 @@ std::optional<std::string> DivergenceMonitor::observe(double loss) {
   return std::nullopt;
 }
 
+std::optional<std::string> DivergenceMonitor::observe_val(double val_loss, int64_t step,
+                                                          int64_t total_steps) const {
+  if (!std::isfinite(val_loss)) return "the validation loss is " + std::to_string(val_loss);
+  if (step == total_steps && total_steps >= 100 && val_loss >= chance_) {
+    char what[200];
+    std::snprintf(what, sizeof(what),
+                  "the final val loss %.4f is no better than chance level ln(%lld) = %.4f after "
+                  "%lld steps",
+                  val_loss, static_cast<long long>(vocab_size_), chance_,
+                  static_cast<long long>(total_steps));
+    return std::string(what);
+  }
+  return std::nullopt;
+}
+
 }  // namespace steepest

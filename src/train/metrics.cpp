@@ -43,7 +43,7 @@ MetricsWriter::MetricsWriter(const std::string& path, int64_t keep_up_to_step) :
             j["step"].get<int64_t>() <= keep_up_to_step)
           keep += j.dump() + "\n";
     }
-    detail::write_text_atomically(path, keep);
+    detail::write_file_atomically(path, keep);
   }
   f_ = std::fopen(path.c_str(), "a");
   if (f_ == nullptr) throw std::runtime_error("cannot open '" + path + "' for writing metrics");

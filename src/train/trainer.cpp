@@ -7,6 +7,7 @@
 #include <filesystem>
 #include <fstream>
 #include <functional>
+#include <memory>
 #include <optional>
 #include <stdexcept>
 #include <thread>
@@ -53,11 +54,18 @@ bool is_steepest_run(const fs::path& dir) {
   }
 }
 
-void prepare_run_dir(const std::string& out, bool overwrite, bool resuming_here) {
+// Creates (or checks) the run directory and returns its lock: one trainer per
+// run directory, held until the returned object is destroyed.
+std::unique_ptr<detail::FileLock> prepare_run_dir(const std::string& out, bool overwrite,
+                                                  bool resuming_here) {
   std::error_code ec;
   fs::create_directories(out, ec);
   if (ec || !fs::is_directory(out))
     throw std::runtime_error("cannot create run directory '" + out + "': " + ec.message());
+  auto lock = std::make_unique<detail::FileLock>(
+      (fs::path(out) / ".steepest.lock").string(),
+      "another `steepest train` is writing to '" + out +
+          "' (it holds its .steepest.lock); wait for it, stop it, or choose another --out");
   bool has_run = false;
   for (const auto& e : fs::directory_iterator(out, ec)) has_run |= is_run_file(e.path());
   if (has_run && !overwrite && !resuming_here)
@@ -89,6 +97,7 @@ void prepare_run_dir(const std::string& out, bool overwrite, bool resuming_here)
     if (!f) throw std::runtime_error("run directory '" + out + "' is not writable");
   }
   fs::remove(probe, ec);
+  return lock;
 }
 
 bool all_finite(const std::vector<at::Tensor>& tensors) {
@@ -113,7 +122,7 @@ bool same_directory(const fs::path& a, const fs::path& b) {
 }
 
 void write_json_file(const fs::path& path, const nlohmann::ordered_json& j) {
-  detail::write_text_atomically(path, j.dump(2) + "\n");
+  detail::write_file_atomically(path, j.dump(2) + "\n");
 }
 
 }  // namespace
@@ -263,17 +272,9 @@ TrainSummary train(const TrainConfig& config_in, const TrainRunOptions& options)
   const bool resuming = !options.resume.empty();
   const bool resuming_here =
       resuming && same_directory(fs::absolute(options.resume).parent_path(), cfg.out);
-  std::optional<detail::FileLock> run_lock;  // one trainer per run directory
+  std::unique_ptr<detail::FileLock> run_lock;
   agree([&] {
-    if (!lead) return;
-    std::error_code ec;
-    fs::create_directories(cfg.out, ec);
-    if (fs::is_directory(cfg.out, ec))
-      run_lock.emplace((fs::path(cfg.out) / ".steepest.lock").string(),
-                       "another `steepest train` is writing to '" + cfg.out +
-                           "' (it holds its .steepest.lock); wait for it, stop it, or choose "
-                           "another --out");
-    prepare_run_dir(cfg.out, options.overwrite, resuming_here);
+    if (lead) run_lock = prepare_run_dir(cfg.out, options.overwrite, resuming_here);
   });
   const fs::path out(cfg.out);
 
@@ -441,20 +442,9 @@ TrainSummary train(const TrainConfig& config_in, const TrainRunOptions& options)
     std::optional<double> val;
     if (eval_now && lead) {
       val = evaluate(model, val_data, cfg.batch, cfg.ctx, cfg.eval_batches);
-      if (!std::isfinite(*val))
-        diverged(step, "the validation loss is " + std::to_string(*val), last_good);
-      // A long run that ends no better than uniform predictions learned nothing:
-      // say so (before its checkpoint) instead of exiting 0. Short smoke runs may
-      // legitimately end there.
-      if (step == cfg.steps && cfg.steps >= 100 && *val >= divergence.chance()) {
-        char what[200];
-        std::snprintf(what, sizeof(what),
-                      "the final val loss %.4f is no better than chance level ln(%lld) = %.4f "
-                      "after %lld steps",
-                      *val, static_cast<long long>(cfg.vocab_size), divergence.chance(),
-                      static_cast<long long>(cfg.steps));
-        diverged(step, what, last_good);
-      }
+      // Checked before this step's checkpoint, which would otherwise hold the bad model.
+      if (const auto why = divergence.observe_val(*val, step, cfg.steps))
+        diverged(step, *why, last_good);
       last_val = *val;
       state.best_val_loss = std::min(state.best_val_loss, *val);
       summary.val_curve.emplace_back(step, *val);

@@ -52,10 +52,6 @@ inline void write_file_atomically(const std::string& path, const std::string& by
   }
 }
 
-inline void write_text_atomically(const std::string& path, const std::string& text) {
-  write_file_atomically(path, text);
-}
-
 // Copies `from` to `to` through write_file_atomically.
 inline void copy_file_atomically(const std::string& from, const std::string& to) {
   std::ifstream in(from, std::ios::binary);

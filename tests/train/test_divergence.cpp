@@ -43,3 +43,21 @@ TEST(DivergenceMonitor, RefusesADegenerateVocabulary) {
 
 }  // namespace
 }  // namespace steepest
+
+namespace steepest {
+namespace {
+
+TEST(DivergenceMonitor, ValidationLossNonFiniteOrAtChanceAtTheEndOfALongRun) {
+  const DivergenceMonitor m(256);
+  const double chance = std::log(256.0);
+  EXPECT_TRUE(m.observe_val(NAN, 10, 20));
+  EXPECT_FALSE(m.observe_val(chance + 0.1, 50, 100));  // not the end yet
+  EXPECT_FALSE(m.observe_val(chance + 0.1, 20, 20));   // a short smoke run may end there
+  EXPECT_FALSE(m.observe_val(chance - 0.1, 100, 100));
+  const auto why = m.observe_val(chance + 0.1, 100, 100);
+  ASSERT_TRUE(why);
+  EXPECT_NE(why->find("no better than chance level ln(256)"), std::string::npos) << *why;
+}
+
+}  // namespace
+}  // namespace steepest

@@ -22,6 +22,11 @@ class DivergenceMonitor {
   // chance" that it then rose to 0.99 · chance or more.
   std::optional<std::string> observe(double loss);
 
+  // Feeds an evaluation at `step` of a `total_steps` run: a non-finite
+  // validation loss, or a run of >= 100 steps whose final validation loss is
+  // no better than chance (it learned nothing; short smoke runs may end there).
+  std::optional<std::string> observe_val(double val_loss, int64_t step, int64_t total_steps) const;
+
   double chance() const { return chance_; }
 
  private:

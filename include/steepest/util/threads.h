@@ -3,6 +3,9 @@
 
 namespace steepest {
 
+// The most threads any flag accepts: more is a typo, not a machine.
+constexpr int kMaxThreads = 1024;
+
 // libtorch's OpenMP pool and OpenBLAS's own pthreads add up: OpenMP workers
 // keep spinning after an elementwise op and steal the cores OpenBLAS needs for
 // the next GEMM (keller on 512×512: 81.9 ms with 2+2 threads, 38.1 ms with
