@@ -3,7 +3,8 @@ BUILD      ?= build
 JOBS       ?= $(shell nproc)
 THREADS    ?= $(shell nproc)
 APT_PACKAGES := cmake g++ make libtorch-dev libopenblas-dev libgtest-dev libbenchmark-dev \
-                libcli11-dev nlohmann-json3-dev libfmt-dev bible-kjv zlib1g-dev chromium libgloo-dev
+                libcli11-dev nlohmann-json3-dev libfmt-dev bible-kjv zlib1g-dev chromium libgloo-dev \
+                python3-torch python3-numpy
 FUZZ_PACKAGES := clang libfuzzer-14-dev
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
@@ -59,7 +60,10 @@ check-sanitize: deps
 # libFuzzer targets (tests/fuzz/README.md): an instrumented build with clang in
 # build-fuzz, each target FUZZ_SECONDS on a scratch copy of its seed corpus;
 # fails when any target finds a crash. FUZZ_TARGETS entries are name:max_len.
+# FUZZ_SEED fixes libFuzzer's random seed (CI: one seed, so that a finding
+# reproduces); empty, each run explores anew.
 FUZZ_BUILD   ?= build-fuzz
+FUZZ_SEED    ?=
 FUZZ_SECONDS ?= 60
 FUZZ_JOBS    ?= $(JOBS)
 FUZZ_TARGETS ?= fuzz_shard:4096 fuzz_npy:8192 fuzz_train_config:4096 fuzz_bench_suite:4096 \
@@ -69,7 +73,7 @@ fuzz: deps
 	CC=clang CXX=clang++ cmake -S . -B $(FUZZ_BUILD) -DCMAKE_BUILD_TYPE=Release -DSTEEPEST_FUZZ=ON \
 	  -DSTEEPEST_BUILD_TESTS=OFF -DSTEEPEST_BUILD_BENCHMARKS=OFF -DSTEEPEST_BUILD_APPS=OFF
 	cmake --build $(FUZZ_BUILD) --target fuzz_targets -j $(JOBS)
-	tests/fuzz/run.sh $(FUZZ_BUILD) $(FUZZ_SECONDS) $(FUZZ_JOBS) $(FUZZ_TARGETS)
+	FUZZ_SEED=$(FUZZ_SEED) tests/fuzz/run.sh $(FUZZ_BUILD) $(FUZZ_SECONDS) $(FUZZ_JOBS) $(FUZZ_TARGETS)
 
 # The main job: train the default GPT with Muon on the King James Bible, then sample it.
 RUN_DIR ?= runs/default

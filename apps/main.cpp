@@ -18,6 +18,8 @@ int main(int argc, char** argv) {
   steepest::app::add_bench_command(app);
   steepest::app::add_report_command(app);
   steepest::app::add_sweep_command(app);
+  steepest::app::add_checkpoint_command(app);
+  steepest::app::add_export_command(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

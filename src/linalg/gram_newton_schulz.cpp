@@ -36,11 +36,6 @@ struct GramOps {
 at::Tensor gram_iterate(at::Tensor x, int64_t r, int64_t c, const NsSchedule& schedule,
                         const GramNsOptions& options, const GramOps& ops,
                         const at::Tensor& R0 = {}) {
-  at::Tensor I;
-  if (!ops.dry) {
-    I = at::eye(r, x.options());
-    if (x.dim() == 3) I = I.expand({ops.batch, r, r});
-  }
   auto gram = [&] { return ops.gemm({}, x, ops.dry ? x : detail::mT(x), 0, 1, r, c, r); };
   at::Tensor R = R0.defined() ? R0 : gram();
   at::Tensor P;  // accumulated product of Q's since the last (re)start
@@ -49,7 +44,13 @@ at::Tensor gram_iterate(at::Tensor x, int64_t r, int64_t c, const NsSchedule& sc
   for (size_t k = 0; k < n; ++k) {
     const auto& s = schedule.steps[k];
     // Q = aI + bR + cR² (one fused GEMM when c ≠ 0).
-    at::Tensor Q = ops.dry ? at::Tensor() : I * s.a + R * s.b;
+    // aI + bR with a added on the diagonal: no identity matrix (at::eye has
+    // no bf16 kernel in libtorch 1.13).
+    at::Tensor Q;
+    if (!ops.dry) {
+      Q = R * s.b;
+      Q.diagonal(0, -2, -1).add_(s.a);
+    }
     if (s.c != 0.0) Q = ops.gemm(Q, R, R, 1.0, s.c, r, r, r);
     P = p_is_identity ? Q : ops.gemm({}, Q, P, 0, 1, r, r, r);
     p_is_identity = false;

@@ -44,11 +44,13 @@ void save_checkpoint(const std::string& path, const torch::nn::Module& model,
   } catch (const std::exception& e) {
     throw std::runtime_error("cannot serialize checkpoint '" + path + "': " + e.what());
   }
-  detail::write_file_atomically(path, bytes.str());
+  std::string sealed = bytes.str();
+  seal_zip_archive(sealed, path);
+  detail::write_file_atomically(path, sealed);
 }
 
 namespace {
-torch::serialize::InputArchive open_checkpoint(const std::string& path) {
+std::string read_checkpoint_bytes(const std::string& path) {
   std::error_code ec;
   if (fs::is_directory(path, ec))
     throw std::runtime_error("checkpoint '" + path + "' is a directory; give a .pt file");
@@ -57,6 +59,11 @@ torch::serialize::InputArchive open_checkpoint(const std::string& path) {
     throw std::runtime_error("cannot read checkpoint '" + path + "' (missing or unreadable)");
   std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
   if (in.bad()) throw std::runtime_error("cannot read checkpoint '" + path + "' (read error)");
+  return bytes;
+}
+
+torch::serialize::InputArchive open_checkpoint(const std::string& path) {
+  std::string bytes = read_checkpoint_bytes(path);
   check_zip_archive(bytes, path);  // before libtorch, which trusts what it reads
   torch::serialize::InputArchive archive;
   try {
@@ -119,6 +126,19 @@ TrainConfig read_checkpoint_config(const std::string& path) {
     throw std::runtime_error("checkpoint '" + path + "' holds an unusable training config (" +
                              e.what() + "); it is corrupt or from an incompatible version");
   }
+}
+
+bool seal_checkpoint_file(const std::string& path) {
+  std::string bytes = read_checkpoint_bytes(path);
+  check_zip_archive(bytes, path, Seal::kOptional);  // a seal that is there matches
+  try {
+    check_zip_archive(bytes, path, Seal::kRequired);
+    return false;
+  } catch (const std::runtime_error&) {
+  }
+  seal_zip_archive(bytes, path);
+  detail::write_file_atomically(path, bytes);
+  return true;
 }
 
 std::string resolve_checkpoint(const std::string& path) {

@@ -139,6 +139,14 @@ void build_fixtures() {
       write_bytes(D / "ckpt" / "truncated.pt", bytes.substr(0, bytes.size() / 2));
       write_bytes(D / "ckpt" / "garbage.pt", std::string(4096, '\x5a'));
       write_bytes(D / "ckpt" / "empty.pt", "");
+      std::string flipped = bytes;
+      flipped[flipped.find("class Module") + 2] ^= 0x10;
+      write_bytes(D / "ckpt" / "flipped.pt", flipped);
+      // As steepest wrote it before 2026-11-30: no seal in the zip end record.
+      std::string unsealed = bytes.substr(0, bytes.rfind(std::string("PK\x05\x06", 4)) + 22);
+      unsealed[unsealed.size() - 2] = unsealed[unsealed.size() - 1] = '\0';
+      write_bytes(D / "ckpt" / "unsealed.pt", unsealed);
+      write_bytes(D / "ckpt" / "to_seal.pt", unsealed);
     }
     fs::create_directories(D / "norun");  // a run directory without a checkpoint
     // shards
@@ -404,6 +412,21 @@ const std::vector<BadInput>& rows() {
       {"resume_empty_checkpoint",
        "train --resume $D/ckpt/empty.pt",
        {"$D/ckpt/empty.pt", "corrupt"}},
+      {"resume_flipped_byte_checkpoint",
+       "train --resume $D/ckpt/flipped.pt",
+       {"$D/ckpt/flipped.pt", "CRC-32", "earlier checkpoint"}},
+      {"resume_unsealed_checkpoint",
+       "train --resume $D/ckpt/unsealed.pt",
+       {"$D/ckpt/unsealed.pt", "no steepest seal", "steepest checkpoint seal $D/ckpt/unsealed.pt"}},
+      {"seal_truncated_checkpoint",
+       "checkpoint seal $D/ckpt/truncated.pt",
+       {"$D/ckpt/truncated.pt", "damaged"}},
+      {"seal_flipped_byte_checkpoint",
+       "checkpoint seal $D/ckpt/flipped.pt",
+       {"$D/ckpt/flipped.pt", "CRC-32"}},
+      {"seal_missing_checkpoint", "checkpoint seal $D/ckpt/missing.pt", {"$D/ckpt/missing.pt"}},
+      {"seal_directory_without_checkpoints", "checkpoint seal $D/norun", {"$D/norun", "no .pt"}},
+      {"seal_an_unsealed_checkpoint", "checkpoint seal $D/ckpt/to_seal.pt", {"sealed"}, true},
       {"resume_with_another_width",
        "train --resume $D/run --n-embd 64 --steps 8",
        {"n_embd 32", "64", "--out"}},

@@ -5,6 +5,7 @@
 # seconds, executions, crashes. Exits 1 if any target found a crash, leak,
 # timeout or out-of-memory input (kept under BUILD/fuzz-work/<target>/).
 # tests/fuzz/<target>.dict, where present, is the target's libFuzzer dictionary.
+# FUZZ_SEED, when set, is libFuzzer's -seed (the same mutations every run).
 #
 # usage: tests/fuzz/run.sh BUILD SECONDS JOBS target:max_len...
 set -u
@@ -21,9 +22,10 @@ run_one() {  # target max_len
   cp "$src/corpus/$t/"* "$dir/corpus/"
   # -timeout: an input running 25 s is a hang. The malloc limit (= rss limit,
   # 2 GB) turns an allocation sized by the input into a finding.
-  local start=$SECONDS dict=()
-  [ -f "$src/$t.dict" ] && dict=(-dict="$src/$t.dict")
-  "$build/$t" "$dir/corpus" ${dict[@]+"${dict[@]}"} -max_total_time="$fuzz_seconds" \
+  local start=$SECONDS extra=()
+  [ -f "$src/$t.dict" ] && extra=(-dict="$src/$t.dict")
+  [ -n "${FUZZ_SEED:-}" ] && extra+=(-seed="$FUZZ_SEED")
+  "$build/$t" "$dir/corpus" ${extra[@]+"${extra[@]}"} -max_total_time="$fuzz_seconds" \
     -max_len="$len" -timeout=25 -rss_limit_mb=2048 -print_final_stats=1 \
     -artifact_prefix="$dir/artifacts/" >"$dir/log" 2>&1
   echo $? >"$dir/rc"

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "model/fused_ops.h"
+#include "model/reference_ops.h"
 #include "model/tiny_gpt.h"
 #include "steepest/model/gpt.h"
 #include "steepest/model/rotary.h"
@@ -155,7 +156,7 @@ TEST(GptFused, RmsNormMatchesReferenceForwardAndBackward) {
   const auto x = at::randn({6, 5, 24}, at::kDouble).requires_grad_(true);
   const auto x2 = x.detach().clone().requires_grad_(true);
   const auto w = at::randn({6, 5, 24}, at::kDouble);
-  const auto y = detail::rms_norm(x, 1e-6), yr = detail::rms_norm_reference(x2, 1e-6);
+  const auto y = detail::rms_norm(x, 1e-6), yr = testing::rms_norm_reference(x2, 1e-6);
   EXPECT_TRUE(at::allclose(y, yr, 1e-12, 1e-12));
   (y * w).sum().backward();
   (yr * w).sum().backward();
@@ -169,7 +170,7 @@ TEST(GptFused, QkvHeadsMatchesReferenceForwardAndBackward) {
   const auto x = at::randn({B * T, 3 * H * d}, at::kDouble).requires_grad_(true);
   const auto x2 = x.detach().clone().requires_grad_(true);
   const auto y = detail::qkv_heads(x, B, T, H, rope, 1e-6, 0.7);
-  const auto yr = detail::qkv_heads_reference(x2, B, T, H, rope, 1e-6, 0.7);
+  const auto yr = testing::qkv_heads_reference(x2, B, T, H, rope, 1e-6, 0.7);
   at::Tensor s = at::zeros({}, at::kDouble), sr = at::zeros({}, at::kDouble);
   for (int i = 0; i < 3; ++i) {
     ASSERT_EQ(y[i].sizes().vec(), (std::vector<int64_t>{B, H, T, d}));
@@ -202,7 +203,7 @@ TEST(GptFused, CausalAttentionMatchesReferenceForwardAndBackward) {
       ref.push_back(in.back().detach().clone().requires_grad_(true));
     }
     const auto y = detail::causal_attention(in[0], in[1], in[2]);
-    const auto yr = detail::causal_attention_reference(ref[0], ref[1], ref[2]);
+    const auto yr = testing::causal_attention_reference(ref[0], ref[1], ref[2]);
     ASSERT_EQ(y.sizes().vec(), (std::vector<int64_t>{B * T, H * d}));
     EXPECT_TRUE(at::allclose(y, yr, tol, tol));
     const auto w = at::randn({B * T, H * d}, dtype);

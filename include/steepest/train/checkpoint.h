@@ -37,6 +37,12 @@ TrainState load_checkpoint(const std::string& path, torch::nn::Module& model,
 // The config a checkpoint was trained with.
 TrainConfig read_checkpoint_config(const std::string& path);
 
+// Seals a checkpoint written by steepest before checkpoints carried a seal
+// (include/steepest/io/zip_check.h), after the checks that need none, in
+// place (tmp + rename). Returns false, changing nothing, if it was sealed
+// already. Throws naming the file if it is damaged or not a zip archive.
+bool seal_checkpoint_file(const std::string& path);
+
 // A run directory → its checkpoint.pt; a file → itself. Throws naming the path
 // when there is nothing to resume.
 std::string resolve_checkpoint(const std::string& path);
