@@ -9,6 +9,7 @@
 
 #include "commands.h"
 #include "steepest/io/npy.h"
+#include "steepest/linalg/compute_dtype.h"
 #include "steepest/linalg/orthogonality_report.h"
 #include "steepest/linalg/orthogonalizer.h"
 #include "steepest/linalg/polar_svd.h"
@@ -24,10 +25,11 @@ struct OrthogonalizeArgs {
 };
 
 at::ScalarType parse_dtype(const std::string& s) {
-  if (s == "fp32") return at::ScalarType::Undefined;  // the input's own
-  if (s == "bf16") return at::kBFloat16;
-  if (s == "fp64") return at::kDouble;
-  throw std::invalid_argument("--dtype must be fp32, bf16 or fp64, got '" + s + "'");
+  try {
+    return compute_dtype_from_name(s);
+  } catch (const std::invalid_argument& e) {
+    throw std::invalid_argument(std::string("--dtype: ") + e.what());
+  }
 }
 
 double time_ms(const std::function<void()>& f) {
@@ -86,7 +88,9 @@ void add_orthogonalize_command(CLI::App& app) {
   cmd->add_option("--method", args->method, "method (see `steepest optimizers`)")
       ->capture_default_str();
   cmd->add_option("--steps", args->steps, "iterations (default: the schedule's own)");
-  cmd->add_option("--dtype", args->dtype, "compute dtype: fp32 (input's), bf16, fp64")
+  cmd->add_option("--dtype", args->dtype,
+                  "compute dtype: fp32 (input's), bf16, fp64, auto (bf16 where the CPU has "
+                  "AVX512_BF16 or AMX)")
       ->capture_default_str();
   cmd->add_option("--threads", args->threads,
                   "OpenBLAS threads (libtorch intra-op then 1; 0 = leave both as they are)");

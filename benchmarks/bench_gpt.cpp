@@ -1,9 +1,10 @@
 // GPT training-step benchmarks at the shapes: 4 layers, 4 heads,
 // 128 wide, vocab 256, ctx 128, fp32.
 //
-//   bench_gpt [--threads N] [--intra-op K] [--malloc-default] [--profile TRACE.json]
-//             [google-benchmark flags]
-// --threads N gives OpenBLAS N threads and libtorch's intra-op pool K (default 1).
+//   bench_gpt [--threads N] [--intra-op K] [--malloc-default] [--muon-dtype auto|fp32|bf16]
+//             [--profile TRACE.json | --profile-hybrid TRACE.json] [google-benchmark flags]
+// --threads N gives OpenBLAS N threads and libtorch's intra-op pool K (default:
+// N when oneDNN runs steepest's GEMMs, else 1; steepest/util/threads.h).
 // Unless --malloc-default, glibc malloc is told to keep freed memory (no mmap
 // for large blocks, no trimming): a training step allocates and frees the same
 // ~1 MiB activations every time, and on this VM first-touch page faults on
@@ -11,7 +12,10 @@
 //
 // fwd_bwd     loss + backward (gradients set to none before each step)
 // step_adamw  fwd_bwd + torch::optim::AdamW step (what nanoGPT's loop does)
-// step_hybrid fwd_bwd + HybridOptimizer step (Muon on the 24 hidden matrices)
+// step_hybrid fwd_bwd + the trainer's default optimizer (ModelOptimizer "muon":
+//             Muon on the 24 hidden matrices, AdamW on the rest), its msign
+//             GEMMs in --muon-dtype (default auto: bf16 where the CPU has
+//             AVX512_BF16 or AMX, as the trainer)
 // Arguments: B (batch) and T (sequence length).
 #include <benchmark/benchmark.h>
 
@@ -33,14 +37,19 @@
 #include <vector>
 
 #include "bench_threads.h"
+#include "steepest/linalg/compute_dtype.h"
 #include "steepest/model/gpt.h"
-#include "steepest/optim/hybrid.h"
+#include "steepest/optim/model_optimizer.h"
+#include "steepest/util/cpu_features.h"
+#include "steepest/util/gemm_backend.h"
 #include "steepest/util/memory.h"
 #include "steepest/util/threads.h"
 
 namespace {
 
 enum class Mode { FwdBwd, AdamW, Hybrid };
+
+std::string g_muon_dtype = "auto";
 
 // One training step of the benchmarked kind on a fixed random batch (B, T);
 // owns the model and optimizer.
@@ -49,7 +58,7 @@ std::function<at::Tensor()> make_step(Mode mode, int64_t B, int64_t T) {
     steepest::GPT model{nullptr};
     at::Tensor x, y;
     std::unique_ptr<torch::optim::AdamW> adamw;
-    std::unique_ptr<steepest::HybridOptimizer> hybrid;
+    std::unique_ptr<steepest::ModelOptimizer> hybrid;
   };
   auto r = std::make_shared<Run>();
   steepest::GPTConfig config;  // 4L / 4H / 128 wide / vocab 256 / ctx 128
@@ -62,9 +71,16 @@ std::function<at::Tensor()> make_step(Mode mode, int64_t B, int64_t T) {
     r->adamw = std::make_unique<torch::optim::AdamW>(
         r->model->parameters(),
         torch::optim::AdamWOptions(3e-3).betas({0.9, 0.95}).weight_decay(0.0));
-  if (mode == Mode::Hybrid) r->hybrid = std::make_unique<steepest::HybridOptimizer>(*r->model);
+  if (mode == Mode::Hybrid) {
+    steepest::ModelOptimizerOptions o;
+    o.opt = {{"dtype", g_muon_dtype}};
+    r->hybrid = std::make_unique<steepest::ModelOptimizer>(*r->model, o);
+  }
   return [r] {
-    r->model->zero_grad();
+    if (r->hybrid)
+      r->hybrid->zero_grad();
+    else
+      r->model->zero_grad();
     auto loss = r->model->loss(r->x, r->y);
     loss.backward();
     if (r->adamw) r->adamw->step();
@@ -85,11 +101,12 @@ void bm_step(benchmark::State& state, Mode mode) {
       benchmark::Counter(double(B * T), benchmark::Counter::kIsIterationInvariantRate);
 }
 
-// --profile: 20 AdamW steps at 8×64 under libtorch's autograd profiler; writes
+// --profile: 20 AdamW steps (--profile-hybrid: hybrid steps) at 8×64 under
+// libtorch's autograd profiler; writes
 // the Chrome trace to `path` and prints ms/step per op name (self+children, so
 // nested ops overlap), most expensive first.
-void profile(const std::string& path) {
-  auto step = make_step(Mode::AdamW, 8, 64);
+void profile(const std::string& path, Mode mode) {
+  auto step = make_step(mode, 8, 64);
   for (int i = 0; i < 5; ++i) step();
   const int steps = 20;
   {
@@ -108,8 +125,8 @@ void profile(const std::string& path) {
   std::vector<std::pair<double, std::string>> rows;
   for (const auto& [name, v] : by_name) rows.emplace_back(v.first, name);
   std::sort(rows.rbegin(), rows.rend());
-  std::printf("%10s %8s  %s   (step_adamw 8x64, %d steps, trace: %s)\n", "ms/step", "calls", "op",
-              steps, path.c_str());
+  std::printf("%10s %8s  %s   (%s 8x64, %d steps, trace: %s)\n", "ms/step", "calls", "op",
+              mode == Mode::Hybrid ? "step_hybrid" : "step_adamw", steps, path.c_str());
   for (size_t i = 0; i < std::min<size_t>(25, rows.size()); ++i)
     std::printf("%10.2f %8.1f  %s\n", rows[i].first / steps / 1e3,
                 by_name[rows[i].second].second / double(steps), rows[i].second.c_str());
@@ -126,12 +143,18 @@ int main(int argc, char** argv) {
   steepest::bench::ThreadFlags thread_flags;
   bool keep_memory = true;
   std::string profile_path;
+  Mode profile_mode = Mode::AdamW;
   std::vector<char*> rest;
   for (int i = 0; i < argc; ++i) {
     if (thread_flags.consume(i, argc, argv)) {
       continue;
     } else if (std::strcmp(argv[i], "--profile") == 0 && i + 1 < argc) {
       profile_path = argv[++i];
+    } else if (std::strcmp(argv[i], "--profile-hybrid") == 0 && i + 1 < argc) {
+      profile_path = argv[++i];
+      profile_mode = Mode::Hybrid;
+    } else if (std::strcmp(argv[i], "--muon-dtype") == 0 && i + 1 < argc) {
+      g_muon_dtype = argv[++i];
     } else if (std::strcmp(argv[i], "--malloc-default") == 0) {
       keep_memory = false;
     } else {
@@ -141,7 +164,7 @@ int main(int argc, char** argv) {
   thread_flags.apply();
   if (keep_memory) steepest::keep_freed_memory();
   if (!profile_path.empty()) {
-    profile(profile_path);
+    profile(profile_path, profile_mode);
     return 0;
   }
   benchmark::RegisterBenchmark("fwd_bwd", bm_step, Mode::FwdBwd)->Apply(shapes);
@@ -149,10 +172,15 @@ int main(int argc, char** argv) {
   benchmark::RegisterBenchmark("step_hybrid", bm_step, Mode::Hybrid)->Apply(shapes);
   int rargc = static_cast<int>(rest.size());
   benchmark::Initialize(&rargc, rest.data());
-  std::printf("threads: libtorch intra-op %d, OpenBLAS %d, OPENBLAS_CORETYPE=%s, malloc %s\n",
-              at::get_num_threads(), steepest::blas_threads(),
-              std::getenv("OPENBLAS_CORETYPE") ? std::getenv("OPENBLAS_CORETYPE") : "(unset)",
-              keep_memory ? "keeps freed memory" : "default");
+  std::printf(
+      "threads: libtorch intra-op %d, OpenBLAS %d (core %s), OPENBLAS_CORETYPE=%s, GEMMs on %s, "
+      "malloc %s; muon dtype %s (%s); %s\n",
+      at::get_num_threads(), steepest::blas_threads(), steepest::openblas_core_name().c_str(),
+      std::getenv("OPENBLAS_CORETYPE") ? std::getenv("OPENBLAS_CORETYPE") : "(unset)",
+      steepest::gemm_backend_name().c_str(), keep_memory ? "keeps freed memory" : "default",
+      g_muon_dtype.c_str(),
+      steepest::compute_dtype_name(steepest::compute_dtype_from_name(g_muon_dtype)).c_str(),
+      steepest::cpu_summary().c_str());
   benchmark::RunSpecifiedBenchmarks();
   benchmark::Shutdown();
   return 0;

@@ -4,7 +4,8 @@
 // measured in the same run (the number docs/BENCHMARKS.md reports).
 //
 //   bench_orthogonalize [--threads N] [--intra-op K] [--bf16] [google-benchmark flags]
-// --threads N gives OpenBLAS N threads and libtorch's intra-op pool K (default 1).
+// --threads N gives OpenBLAS N threads and libtorch's intra-op pool K (default:
+// N when oneDNN runs steepest's GEMMs, else 1; steepest/util/threads.h).
 // With --benchmark_repetitions=K the table uses each benchmark's median.
 #include <benchmark/benchmark.h>
 

@@ -9,8 +9,8 @@
 namespace steepest::bench {
 
 struct ThreadFlags {
-  int threads = 0;   // OpenBLAS threads; 0 = leave as is
-  int intra_op = 1;  // libtorch intra-op threads when threads > 0
+  int threads = 0;    // OpenBLAS threads; 0 = leave as is
+  int intra_op = -1;  // libtorch intra-op threads when threads > 0 (-1: as set_threads)
 
   // Consumes argv[i] (and its value) if it is one of our flags.
   bool consume(int& i, int argc, char** argv) {

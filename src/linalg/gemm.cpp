@@ -1,5 +1,7 @@
 #include "linalg/gemm.h"
 
+#include "util/gemm.h"
+
 namespace steepest::detail {
 
 namespace {
@@ -11,13 +13,12 @@ int64_t batch_of(const at::Tensor& a) {
 at::Tensor gemm(const at::Tensor& self, const at::Tensor& a, const at::Tensor& b, double beta,
                 double alpha, Cost* cost) {
   count_gemm(cost, a.size(-2), a.size(-1), b.size(-1), batch_of(a));
-  if (a.dim() == 2) return at::addmm(self, a, b, beta, alpha);
-  return at::baddbmm(self, a, b, beta, alpha);
+  return detail::addmm(self, a, b, beta, alpha);
 }
 
 at::Tensor matmul(const at::Tensor& a, const at::Tensor& b, Cost* cost) {
   count_gemm(cost, a.size(-2), a.size(-1), b.size(-1), batch_of(a));
-  return a.dim() == 2 ? at::mm(a, b) : at::bmm(a, b);
+  return detail::mm(a, b);
 }
 
 at::Tensor max_abs_scale(const at::Tensor& x) {

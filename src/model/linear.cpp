@@ -1,4 +1,5 @@
-// y = x·wᵀ (+ residual) with the weight gradient in w's own layout.
+// y = x·wᵀ (+ residual) with the weight gradient in w's own layout; the
+// GEMMs run on util/gemm.h (oneDNN where available).
 #include "model/fused_ops.h"
 
 #include <ATen/Dispatch.h>
@@ -9,6 +10,7 @@
 #include <utility>
 
 #include "model/simd.h"
+#include "util/gemm.h"
 
 namespace steepest::detail {
 namespace {
@@ -22,15 +24,15 @@ std::pair<at::Tensor, at::Tensor> linear_backward(AutogradContext* ctx, const at
   const auto saved = ctx->get_saved_variables();
   const auto &x = saved[0], &w = saved[1];
   at::Tensor gx, gw;
-  if (ctx->needs_input_grad(0)) gx = at::mm(g, w);
-  if (ctx->needs_input_grad(1)) gw = at::mm(g.t(), x);
+  if (ctx->needs_input_grad(0)) gx = detail::mm(g, w);
+  if (ctx->needs_input_grad(1)) gw = detail::mm(g.t(), x);
   return {gx, gw};
 }
 
 struct LinearFn : torch::autograd::Function<LinearFn> {
   static at::Tensor forward(AutogradContext* ctx, const at::Tensor& x, const at::Tensor& w) {
     ctx->save_for_backward({x, w});
-    return at::mm(x, w.t());
+    return detail::mm(x, w.t());
   }
   static variable_list backward(AutogradContext* ctx, variable_list grads) {
     auto [gx, gw] = linear_backward(ctx, grads[0]);
@@ -42,7 +44,7 @@ struct LinearAddFn : torch::autograd::Function<LinearAddFn> {
   static at::Tensor forward(AutogradContext* ctx, const at::Tensor& x, const at::Tensor& w,
                             const at::Tensor& residual) {
     ctx->save_for_backward({x, w});
-    return at::addmm(residual, x, w.t());
+    return detail::addmm(residual, x, w.t(), 1.0, 1.0);
   }
   static variable_list backward(AutogradContext* ctx, variable_list grads) {
     auto [gx, gw] = linear_backward(ctx, grads[0]);

@@ -124,7 +124,7 @@ at::Tensor Muon::step(LossClosure closure) {
   for (auto& group : param_groups_) {
     const auto& o = static_cast<const MuonOptions&>(group.options());
     const UpdateRule& rule = update_rule(o);
-    std::map<int, Orthogonalizer> orthos;  // by NS step count
+    std::map<std::pair<int, at::ScalarType>, Orthogonalizer> orthos;  // by NS steps, dtype
     // Momentum first; matrices of one (flattened) shape, NS step count and step
     // are then handled as one batch, which saves per-call overhead on small
     // models (each matrix is still normalized and iterated on its own).
@@ -132,7 +132,7 @@ at::Tensor Muon::step(LossClosure closure) {
       at::Tensor p, u;
       TensorState* state;
     };
-    std::map<std::tuple<int64_t, int64_t, int, int64_t>, std::vector<Item>> batches;
+    std::map<std::tuple<int64_t, int64_t, int, int64_t, at::ScalarType>, std::vector<Item>> batches;
     for (auto& p : group.params()) {
       if (!p.grad().defined()) continue;
       // Also covers groups added later through add_param_group().
@@ -148,13 +148,16 @@ at::Tensor Muon::step(LossClosure closure) {
       // Conv weights (out, in, kh, kw) are handled as (out, in·kh·kw).
       const at::Tensor u2 = u.reshape({u.size(0), -1});
       const int steps = ns_steps_for(p, o);
-      if (!orthos.count(steps))
-        orthos.emplace(steps,
-                       Orthogonalizer::from_name(o.orthogonalizer(), steps, o.compute_dtype()));
-      batches[{u2.size(0), u2.size(1), steps, st.step}].push_back({p, u2, &st});
+      const at::ScalarType dtype = o.compute_dtype_fp32_only() && p.scalar_type() != at::kFloat
+                                       ? at::ScalarType::Undefined
+                                       : o.compute_dtype();
+      if (!orthos.count({steps, dtype}))
+        orthos.emplace(std::make_pair(steps, dtype),
+                       Orthogonalizer::from_name(o.orthogonalizer(), steps, dtype));
+      batches[{u2.size(0), u2.size(1), steps, st.step, dtype}].push_back({p, u2, &st});
     }
     for (auto& [key, items] : batches) {
-      const auto [m, n, steps, step] = key;
+      const auto [m, n, steps, step, dtype] = key;
       RuleBatch batch;
       std::vector<at::Tensor> us;
       for (const auto& it : items) {
@@ -163,7 +166,7 @@ at::Tensor Muon::step(LossClosure closure) {
       }
       batch.M = us.size() == 1 ? us[0].unsqueeze(0) : at::stack(us);
       batch.step = step;
-      batch.ortho = &orthos.at(steps);
+      batch.ortho = &orthos.at({steps, dtype});
       batch.momentum = o.momentum();
       batch.scale = step_scale(o, m, n);
       if (rule.needs_weights()) {

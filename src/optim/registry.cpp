@@ -1,5 +1,7 @@
 #include "steepest/optim/registry.h"
 
+#include "steepest/linalg/compute_dtype.h"
+
 #include <torch/optim/adamw.h>
 #include <torch/optim/sgd.h>
 
@@ -48,7 +50,10 @@ std::vector<Hyperparameter> contra_hp(double beta2, double floor) {
 std::vector<Hyperparameter> msign_hp(const std::string& ortho = "keller") {
   return {{"orthogonalizer", ortho, "msign method (steepest optimizers lists them)"},
           {"ns_steps", -1, "Newton-Schulz steps (-1: the schedule's own)"},
-          {"ns_steps_map", "", "per-layer steps: 'regex=steps,regex=steps' on parameter names"}};
+          {"ns_steps_map", "", "per-layer steps: 'regex=steps,regex=steps' on parameter names"},
+          {"dtype", "auto",
+           "GEMM dtype of the msign iteration: auto (bf16 where the CPU has AVX512_BF16 or AMX, "
+           "as the reference's bf16; else fp32) | fp32 | bf16 | fp64"}};
 }
 
 using Rule = std::shared_ptr<const UpdateRule>;
@@ -65,6 +70,10 @@ OptimizerFactory muon_family(std::function<Rule(const OptimizerArgs&)> rule) {
     if (a.h.contains("orthogonalizer")) o.orthogonalizer(a.str("orthogonalizer"));
     if (a.h.contains("ns_steps")) o.ns_steps(a.integer("ns_steps"));
     if (a.h.contains("ns_steps_map")) o.ns_steps_map(parse_ns_steps_map(a.str("ns_steps_map")));
+    if (a.h.contains("dtype")) {
+      o.compute_dtype(compute_dtype_from_name(a.str("dtype")));
+      o.compute_dtype_fp32_only(a.str("dtype") == "auto");
+    }
     o.rule(rule(a));
     return std::make_unique<Muon>(a.params, o);
   };

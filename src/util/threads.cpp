@@ -1,5 +1,7 @@
 #include "steepest/util/threads.h"
 
+#include "steepest/util/gemm_backend.h"
+
 #include <ATen/Parallel.h>
 #include <c10/util/Exception.h>
 #include <dlfcn.h>
@@ -14,7 +16,8 @@ Fn blas_symbol(const char* name) {
 
 bool set_threads(int n, int intra_op) {
   TORCH_CHECK(n >= 1, "thread count must be >= 1, got ", n);
-  TORCH_CHECK(intra_op >= 1, "intra-op thread count must be >= 1, got ", intra_op);
+  TORCH_CHECK(intra_op >= 1 || intra_op < 0, "intra-op thread count must be >= 1, got ", intra_op);
+  if (intra_op < 0) intra_op = gemm_backend_name() == "onednn" ? n : 1;
   at::set_num_threads(intra_op);
   auto set_blas = blas_symbol<void (*)(int)>("openblas_set_num_threads");
   if (set_blas == nullptr) return false;

@@ -13,6 +13,8 @@
 #include "steepest/model/gpt.h"
 #include "steepest/model/rotary.h"
 #include "steepest/optim/hybrid.h"
+#include "steepest/util/gemm_backend.h"
+#include "test_util.h"
 
 namespace steepest {
 namespace {
@@ -452,6 +454,39 @@ TEST(GptErrors, BadConfigNamesTheValues) {
   EXPECT_NE(make([](GPTConfig& c) { c.ctx = 0; }).find("ctx"), std::string::npos);
   EXPECT_NE(make([](GPTConfig& c) { c.n_head = 0; }).find("n_head"), std::string::npos);
   EXPECT_EQ(make([](GPTConfig&) {}), "(no error)");
+}
+
+}  // namespace
+}  // namespace steepest
+
+namespace steepest {
+namespace {
+
+// The GPT's GEMMs on oneDNN (the default where libtorch's libdnnl is loaded)
+// and on libtorch give the same loss and gradients up to fp32 rounding.
+TEST(GptGemmBackend, OneDnnAndLibtorchAgreeOnLossAndEveryGradient) {
+  const GemmBackend saved = gemm_backend();
+  std::vector<std::vector<at::Tensor>> grads;
+  std::vector<double> losses;
+  for (GemmBackend b : {GemmBackend::Auto, GemmBackend::Aten}) {
+    set_gemm_backend(b);
+    at::manual_seed(21);
+    GPT model(testing::tiny_gpt_config());
+    {
+      at::NoGradGuard no_grad;
+      for (auto& p : model->parameters()) p.normal_(0.0, 0.3);
+    }
+    const auto idx = at::randint(32, {4, 16}, at::kLong);
+    const auto loss = model->loss(idx, idx.roll(1, 1));
+    loss.backward();
+    losses.push_back(loss.item<double>());
+    grads.emplace_back();
+    for (const auto& p : model->parameters()) grads.back().push_back(p.grad().clone());
+  }
+  set_gemm_backend(saved);
+  EXPECT_NEAR(losses[0], losses[1], 1e-5 * std::abs(losses[1]));
+  for (size_t i = 0; i < grads[0].size(); ++i)
+    EXPECT_LT(testing::rel_err(grads[0][i], grads[1][i]), 1e-5) << "parameter " << i;
 }
 
 }  // namespace

@@ -1,7 +1,9 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <limits>
 
+#include "optim/gradient_checks.h"
 #include "steepest/linalg/polar_svd.h"
 #include "steepest/optim/muon.h"
 #include "test_util.h"
@@ -33,6 +35,62 @@ TEST(Muon, OneStepIsScaledPolarFactorWithDecoupledDecayOnce) {
   opt.step();
   const auto expected = W0 * (1 - 0.1 * 0.5) - 0.1 * std::sqrt(3.0) * polar_svd(G);
   EXPECT_LT(testing::rel_err(W.detach(), expected), 1e-6);
+}
+
+// The trainer's default msign dtype (registry dtype=auto) is bf16 on CPUs with
+// native bf16. Documented tolerance against the fp32 step (docs/BENCHMARKS.md):
+// update direction cosine ≥ 0.99 and relative error ≤ 0.05 for keller's 5
+// steps, at the GPT's shapes; fp64 parameters keep fp64 under auto.
+TEST(Muon, Bf16MsignStaysWithinItsToleranceOfFp32AndSparesFp64) {
+  for (auto shape : {std::vector<int64_t>{128, 128}, {512, 128}, {128, 512}}) {
+    at::manual_seed(31);
+    const auto W0 = at::randn(shape), G = at::randn(shape);
+    std::vector<at::Tensor> after;
+    for (auto dtype : {at::ScalarType::Undefined, at::kBFloat16}) {
+      auto W = W0.clone().set_requires_grad(true);
+      W.mutable_grad() = G.clone();
+      Muon opt({{"w", W}}, MuonOptions(1.0).momentum(0.0).compute_dtype(dtype));
+      opt.step();
+      after.push_back(W.detach() - W0);
+    }
+    const double cosine =
+        ((after[0] * after[1]).sum() / (after[0].norm() * after[1].norm())).item<double>();
+    EXPECT_GT(cosine, 0.99) << shape[0] << "x" << shape[1];
+    EXPECT_LT(testing::rel_err(after[1], after[0]), 0.05) << shape[0] << "x" << shape[1];
+  }
+  at::manual_seed(32);
+  auto W = at::randn({32, 16}, at::kDouble).set_requires_grad(true);
+  auto R = W.detach().clone().set_requires_grad(true);
+  const auto G = at::randn({32, 16}, at::kDouble);
+  W.mutable_grad() = G.clone();
+  R.mutable_grad() = G.clone();
+  Muon auto_opt({{"w", W}},
+                MuonOptions(0.1).compute_dtype(at::kBFloat16).compute_dtype_fp32_only(true));
+  auto_opt.step();
+  Muon ref_opt({{"w", R}}, MuonOptions(0.1));
+  ref_opt.step();
+  EXPECT_TRUE(at::equal(W.detach(), R.detach()));
+}
+
+// The allocation-free finite check of every gradient: huge finite values pass,
+// a NaN or ±Inf anywhere (vector body or tail) fails; other layouts too.
+TEST(GradientChecks, AllFiniteFindsEveryNonFiniteEntry) {
+  const float inf = std::numeric_limits<float>::infinity();
+  for (int64_t n : {1, 7, 8, 37}) {
+    auto t = at::full({n}, 3e38f);
+    EXPECT_TRUE(detail::all_finite(t)) << n;
+    for (int64_t at_ : {int64_t{0}, n / 2, n - 1})
+      for (float bad : {inf, -inf, std::nanf("")}) {
+        auto u = t.clone();
+        u[at_] = bad;
+        EXPECT_FALSE(detail::all_finite(u)) << n << " " << at_ << " " << bad;
+        EXPECT_FALSE(detail::all_finite(u.to(at::kDouble)));
+      }
+  }
+  auto m = at::randn({6, 5});
+  m[4][1] = inf;
+  EXPECT_FALSE(detail::all_finite(m.t()));  // not contiguous: the libtorch path
+  EXPECT_TRUE(detail::all_finite(at::randn({6, 5}).t()));
 }
 
 // Nesterov EMA form: B ← lerp(B, G, 1−μ); update from lerp(G, B, μ).

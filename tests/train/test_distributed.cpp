@@ -20,6 +20,7 @@
 
 #include "steepest/data/prepare.h"
 #include "steepest/model/gpt.h"
+#include "steepest/optim/registry.h"
 #include "steepest/train/checkpoint.h"
 #include "steepest/train/config.h"
 #include "steepest/train/distributed.h"
@@ -65,6 +66,11 @@ fs::path write_config(const std::string& name, const std::string& optimizer, int
   c.eval_batches = 1;
   c.checkpoint_every = checkpoint_every;
   c.threads = 1;
+  // fp32 msign GEMMs: with "auto"'s bf16 (on CPUs with native bf16) a last-bit
+  // difference of the all-reduced gradient can round to another bf16 value,
+  // which these equality checks would mistake for a sharding error.
+  for (const auto& h : optimizer_info(optimizer).hyper)
+    if (h.name == "dtype") c.opt["dtype"] = "fp32";
   c.dist_timeout = 10;
   c.out = (work_dir() / name).string();
   const fs::path file = work_dir() / (name + ".json");

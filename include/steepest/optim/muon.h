@@ -45,6 +45,9 @@ struct MuonOptions : torch::optim::OptimizerCloneableOptions<MuonOptions> {
   TORCH_ARG(MuonScale, scale) = MuonScale::Original;
   // GEMM dtype of the iteration (Undefined = the parameter's dtype).
   TORCH_ARG(at::ScalarType, compute_dtype) = at::ScalarType::Undefined;
+  // Apply compute_dtype to fp32 parameters only (the registry's dtype=auto:
+  // bf16 speeds up fp32 steps and must not lower fp64 ones).
+  TORCH_ARG(bool, compute_dtype_fp32_only) = false;
   // Per-layer NS step counts: the first (ECMAScript regex searched in the
   // parameter name, steps) that matches sets that parameter's step count;
   // unmatched parameters use ns_steps.
