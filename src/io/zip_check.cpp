@@ -85,11 +85,12 @@ uint32_t crc32_of_deflated(const Reader& r, uint64_t from, uint64_t compressed, 
 }
 
 // The seal, when there is one, must match the CRC-32 of the bytes before it.
-void check_seal(const Reader& r, uint64_t eocd, Seal required) {
+// Returns whether there is one.
+bool check_seal(const Reader& r, uint64_t eocd, Seal required) {
   const std::string& bytes = r.bytes;
   const uint64_t comment = eocd + 22, comment_len = bytes.size() - comment;
   if (comment_len != kSealLen || bytes.compare(comment, kSealPrefixLen, kSealPrefix) != 0) {
-    if (required == Seal::kOptional) return;
+    if (required == Seal::kOptional) return false;
     throw std::runtime_error(
         "checkpoint '" + r.path +
         "' carries no steepest seal (the CRC-32 of the whole file that steepest writes at its "
@@ -109,6 +110,7 @@ void check_seal(const Reader& r, uint64_t eocd, Seal required) {
   // would hide from it the damage the seal is for.
   volatile uint32_t difference = stored ^ crc32_of(bytes, 0, comment);
   if (difference != 0) r.fail("the CRC-32 in its seal does not match the file");
+  return true;
 }
 
 }  // namespace
@@ -127,10 +129,10 @@ void seal_zip_archive(std::string& zip, const std::string& path) {
   zip += hex;
 }
 
-void check_zip_archive(const std::string& bytes, const std::string& path, Seal seal) {
+bool check_zip_archive(const std::string& bytes, const std::string& path, Seal seal) {
   const Reader r{bytes, path};
   const uint64_t eocd = find_end_record(r);
-  check_seal(r, eocd, seal);
+  const bool sealed = check_seal(r, eocd, seal);
   uint64_t entries = r.le(eocd + 10, 2), dir_size = r.le(eocd + 12, 4),
            dir_offset = r.le(eocd + 16, 4);
   if (entries == 0xffff || dir_size == 0xffffffff || dir_offset == 0xffffffff) {
@@ -180,6 +182,7 @@ void check_zip_archive(const std::string& bytes, const std::string& path, Seal s
     if (sum != crc) r.fail("member '" + name + "' fails its CRC-32 check");
     at += 46 + name_len + extra_len + comment_len;
   }
+  return sealed;
 }
 
 }  // namespace steepest

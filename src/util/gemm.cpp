@@ -1,13 +1,13 @@
 #include "util/gemm.h"
 
 #include <ATen/core/grad_mode.h>
-#include <dlfcn.h>
 
 #include <atomic>
 #include <cstdint>
 #include <cstring>
 
 #include "steepest/util/gemm_backend.h"
+#include "util/loaded_symbol.h"
 
 namespace steepest {
 namespace {
@@ -17,18 +17,9 @@ using DnnlSgemm = int (*)(char transa, char transb, int64_t M, int64_t N, int64_
                           const float* A, int64_t lda, const float* B, int64_t ldb, float beta,
                           float* C, int64_t ldc);
 
-DnnlSgemm find_dnnl_sgemm() {
-  // libtorch's own dependency when it was loaded globally (a C++ program),
-  // else the already-loaded library by name (Python loads libtorch locally).
-  if (void* f = dlsym(RTLD_DEFAULT, "dnnl_sgemm")) return reinterpret_cast<DnnlSgemm>(f);
-  for (const char* name : {"libdnnl.so.2", "libdnnl.so.3", "libdnnl.so"})
-    if (void* h = dlopen(name, RTLD_NOW | RTLD_NOLOAD))
-      if (void* f = dlsym(h, "dnnl_sgemm")) return reinterpret_cast<DnnlSgemm>(f);
-  return nullptr;
-}
-
 DnnlSgemm dnnl() {
-  static const DnnlSgemm f = find_dnnl_sgemm();
+  static const DnnlSgemm f = detail::loaded_symbol<DnnlSgemm>(
+      "dnnl_sgemm", {"libdnnl.so.2", "libdnnl.so.3", "libdnnl.so"});
   return f;
 }
 
@@ -87,12 +78,8 @@ std::string gemm_backend_name() {
 }
 
 std::string openblas_core_name() {
-  using CoreName = char* (*)();
-  auto f = reinterpret_cast<CoreName>(dlsym(RTLD_DEFAULT, "openblas_get_corename"));
-  if (f == nullptr)
-    for (const char* name : {"libopenblas.so.0", "libblas.so.3"})
-      if (void* h = dlopen(name, RTLD_NOW | RTLD_NOLOAD))
-        if ((f = reinterpret_cast<CoreName>(dlsym(h, "openblas_get_corename")))) break;
+  const auto f = detail::loaded_symbol<char* (*)()>("openblas_get_corename",
+                                                    {"libopenblas.so.0", "libblas.so.3"});
   return f != nullptr ? std::string(f()) : std::string();
 }
 

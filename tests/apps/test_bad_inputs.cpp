@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "apps/cli_runner.h"
+#include "io/without_seal.h"
 #include "steepest/data/shard.h"
 #include "steepest/io/npy.h"
 #include "steepest/train/trainer.h"
@@ -142,9 +143,7 @@ void build_fixtures() {
       std::string flipped = bytes;
       flipped[flipped.find("class Module") + 2] ^= 0x10;
       write_bytes(D / "ckpt" / "flipped.pt", flipped);
-      // As steepest wrote it before 2026-11-30: no seal in the zip end record.
-      std::string unsealed = bytes.substr(0, bytes.rfind(std::string("PK\x05\x06", 4)) + 22);
-      unsealed[unsealed.size() - 2] = unsealed[unsealed.size() - 1] = '\0';
+      const std::string unsealed = testing::without_seal(bytes);  // as before 2026-11-30
       write_bytes(D / "ckpt" / "unsealed.pt", unsealed);
       write_bytes(D / "ckpt" / "to_seal.pt", unsealed);
     }

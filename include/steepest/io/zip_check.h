@@ -24,7 +24,8 @@ enum class Seal { kRequired, kOptional };
 // header: each member must lie inside the file, be stored uncompressed, and
 // match its CRC-32. Throws std::runtime_error naming `path` and the first
 // problem; an unsealed file's message says how to seal one that is trusted.
-void check_zip_archive(const std::string& bytes, const std::string& path,
+// Returns whether the archive carries a (matching) seal.
+bool check_zip_archive(const std::string& bytes, const std::string& path,
                        Seal seal = Seal::kRequired);
 
 }  // namespace steepest
