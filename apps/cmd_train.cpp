@@ -47,6 +47,7 @@ nlohmann::json typed(const TrainConfigField& f, const std::string& text) {
                                 text + "'");
   }
   if (!f.is_integer() && !f.is_float()) return text;
+  if (f.word != nullptr && text == f.word) return 0;
   const std::string want = f.is_integer() ? "a whole number" : "a number";
   try {
     size_t used = 0;

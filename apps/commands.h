@@ -16,6 +16,7 @@ void add_report_command(CLI::App& app);
 void add_sweep_command(CLI::App& app);
 void add_checkpoint_command(CLI::App& app);
 void add_export_command(CLI::App& app);
+void add_spectrum_command(CLI::App& app);
 
 // Sets `threads` (0 = leave libtorch and OpenBLAS as they are) after checking
 // it against [0, kMaxThreads]; for the commands other than `train`, whose

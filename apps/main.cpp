@@ -20,6 +20,7 @@ int main(int argc, char** argv) {
   steepest::app::add_sweep_command(app);
   steepest::app::add_checkpoint_command(app);
   steepest::app::add_export_command(app);
+  steepest::app::add_spectrum_command(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

@@ -2,7 +2,8 @@
 // 128 wide, vocab 256, ctx 128, fp32.
 //
 //   bench_gpt [--threads N] [--intra-op K] [--malloc-default] [--muon-dtype auto|fp32|bf16]
-//             [--profile TRACE.json | --profile-hybrid TRACE.json] [google-benchmark flags]
+//             [--profile TRACE.json | --profile-hybrid TRACE.json |
+//              --profile-optimizer TRACE.json] [google-benchmark flags]
 // --threads N gives OpenBLAS N threads and libtorch's intra-op pool K (default:
 // N when oneDNN runs steepest's GEMMs, else 1; steepest/util/threads.h).
 // Unless --malloc-default, glibc malloc is told to keep freed memory (no mmap
@@ -16,6 +17,8 @@
 //             Muon on the 24 hidden matrices, AdamW on the rest), its msign
 //             GEMMs in --muon-dtype (default auto: bf16 where the CPU has
 //             AVX512_BF16 or AMX, as the trainer)
+// optimizer_hybrid  the step_hybrid optimizer alone, on one batch's gradients
+//             (its cost does not depend on B and T)
 // Arguments: B (batch) and T (sequence length).
 #include <benchmark/benchmark.h>
 
@@ -47,7 +50,7 @@
 
 namespace {
 
-enum class Mode { FwdBwd, AdamW, Hybrid };
+enum class Mode { FwdBwd, AdamW, Hybrid, HybridOnly };
 
 std::string g_muon_dtype = "auto";
 
@@ -71,10 +74,18 @@ std::function<at::Tensor()> make_step(Mode mode, int64_t B, int64_t T) {
     r->adamw = std::make_unique<torch::optim::AdamW>(
         r->model->parameters(),
         torch::optim::AdamWOptions(3e-3).betas({0.9, 0.95}).weight_decay(0.0));
-  if (mode == Mode::Hybrid) {
+  if (mode == Mode::Hybrid || mode == Mode::HybridOnly) {
     steepest::ModelOptimizerOptions o;
     o.opt = {{"dtype", g_muon_dtype}};
     r->hybrid = std::make_unique<steepest::ModelOptimizer>(*r->model, o);
+  }
+  if (mode == Mode::HybridOnly) {
+    // The gradients of one batch stay; only the optimizer step repeats.
+    r->model->loss(r->x, r->y).backward();
+    return [r] {
+      r->hybrid->step();
+      return r->x;
+    };
   }
   return [r] {
     if (r->hybrid)
@@ -126,7 +137,10 @@ void profile(const std::string& path, Mode mode) {
   for (const auto& [name, v] : by_name) rows.emplace_back(v.first, name);
   std::sort(rows.rbegin(), rows.rend());
   std::printf("%10s %8s  %s   (%s 8x64, %d steps, trace: %s)\n", "ms/step", "calls", "op",
-              mode == Mode::Hybrid ? "step_hybrid" : "step_adamw", steps, path.c_str());
+              mode == Mode::Hybrid       ? "step_hybrid"
+              : mode == Mode::HybridOnly ? "optimizer_hybrid"
+                                         : "step_adamw",
+              steps, path.c_str());
   for (size_t i = 0; i < std::min<size_t>(25, rows.size()); ++i)
     std::printf("%10.2f %8.1f  %s\n", rows[i].first / steps / 1e3,
                 by_name[rows[i].second].second / double(steps), rows[i].second.c_str());
@@ -153,6 +167,9 @@ int main(int argc, char** argv) {
     } else if (std::strcmp(argv[i], "--profile-hybrid") == 0 && i + 1 < argc) {
       profile_path = argv[++i];
       profile_mode = Mode::Hybrid;
+    } else if (std::strcmp(argv[i], "--profile-optimizer") == 0 && i + 1 < argc) {
+      profile_path = argv[++i];
+      profile_mode = Mode::HybridOnly;
     } else if (std::strcmp(argv[i], "--muon-dtype") == 0 && i + 1 < argc) {
       g_muon_dtype = argv[++i];
     } else if (std::strcmp(argv[i], "--malloc-default") == 0) {
@@ -170,6 +187,12 @@ int main(int argc, char** argv) {
   benchmark::RegisterBenchmark("fwd_bwd", bm_step, Mode::FwdBwd)->Apply(shapes);
   benchmark::RegisterBenchmark("step_adamw", bm_step, Mode::AdamW)->Apply(shapes);
   benchmark::RegisterBenchmark("step_hybrid", bm_step, Mode::Hybrid)->Apply(shapes);
+  benchmark::RegisterBenchmark("optimizer_hybrid", bm_step, Mode::HybridOnly)
+      ->Args({8, 64})
+      ->ArgNames({"B", "T"})
+      ->Unit(benchmark::kMillisecond)
+      ->UseRealTime()
+      ->MinTime(1.0);
   int rargc = static_cast<int>(rest.size());
   benchmark::Initialize(&rargc, rest.data());
   std::printf(

@@ -89,7 +89,12 @@ at::Tensor gram_newton_schulz(const at::Tensor& X, const NsSchedule& schedule,
   const int64_t batch = x.dim() == 3 ? x.size(0) : 1;
   const GramOps ops{false, batch, cost};
   at::Tensor R0;
-  if (options.ns.precondition) {
+  if (options.ns.input_normalized) {
+    TORCH_CHECK(!tall && !options.ns.precondition && X.scalar_type() == compute,
+                "gram_newton_schulz: input_normalized needs a short-side input in the compute "
+                "dtype and no preconditioner");
+    x = X.contiguous();
+  } else if (options.ns.precondition) {
     // Turbo start: its x·xᵀ is exactly the R the iteration begins with.
     auto start = detail::aol_precondition(x.to(compute), schedule.safety, schedule.eps, cost);
     x = start.x;

@@ -19,7 +19,12 @@ at::Tensor newton_schulz(const at::Tensor& X, const NsSchedule& schedule, const 
   // Work on the short side: x is r×c with r ≤ c, so A = x·xᵀ is r×r.
   at::Tensor x = tall ? detail::mT(X) : X;
   at::Tensor A;  // the Gram matrix of the next step, when already known
-  if (options.precondition) {
+  if (options.input_normalized) {
+    TORCH_CHECK(!tall && !options.precondition && X.scalar_type() == compute,
+                "newton_schulz: input_normalized needs a short-side input in the compute dtype "
+                "and no preconditioner");
+    x = X.contiguous();
+  } else if (options.precondition) {
     auto start = detail::aol_precondition(x.to(compute), schedule.safety, schedule.eps, cost);
     x = start.x;
     A = start.A;

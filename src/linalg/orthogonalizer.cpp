@@ -10,6 +10,19 @@ namespace steepest {
 namespace {
 const std::string kGramPrefix = "gram-";
 const std::string kTurboPrefix = "turbo-";
+const std::string kPlainPrefix = "ns-";
+
+// A bare schedule name with compute dtype fp32 runs the Gram form when it is
+// cheaper: both compute the same polynomial of X, and at 512×128 in fp32 the
+// Gram form is 1.6× faster at the same distance from U Vᵀ (bench_msign_gpt,
+// docs/BENCHMARKS.md, issue #13). bf16 keeps plain NS (its band differs
+// there), fp64 too (it is the accuracy setting), and so does an unset compute
+// dtype, so that cost() knows what operator() will run without seeing X.
+// Muon sets fp32 explicitly for fp32 parameters.
+bool gram_form_applies(const Orthogonalizer& o) {
+  return o.kind == Orthogonalizer::Kind::NewtonSchulz && o.gram_when_cheaper &&
+         !o.options.ns.precondition && o.options.ns.compute_dtype == at::kFloat;
+}
 }  // namespace
 
 Orthogonalizer Orthogonalizer::from_name(const std::string& method, int steps,
@@ -26,6 +39,8 @@ Orthogonalizer Orthogonalizer::from_name(const std::string& method, int steps,
   if (method.rfind(kGramPrefix, 0) == 0) {
     o.kind = Kind::GramNewtonSchulz;
     schedule = method.substr(kGramPrefix.size());
+  } else if (method.rfind(kPlainPrefix, 0) == 0) {
+    schedule = method.substr(kPlainPrefix.size());
   } else if (method.rfind(kTurboPrefix, 0) == 0) {
     turbo = true;
     o.options.ns.precondition = true;
@@ -44,6 +59,7 @@ Orthogonalizer Orthogonalizer::from_name(const std::string& method, int steps,
       o.schedule.steps.erase(o.schedule.steps.begin());
     } else {
       o.schedule = ns_schedule(schedule, steps);
+      o.gram_when_cheaper = o.kind == Kind::NewtonSchulz && method == schedule;
     }
   } catch (const std::invalid_argument& e) {
     std::string known;
@@ -70,7 +86,8 @@ std::string Orthogonalizer::name() const {
     case Kind::NewtonSchulz:
       break;
   }
-  return (options.ns.precondition ? kTurboPrefix : std::string()) + schedule.name;
+  if (options.ns.precondition) return kTurboPrefix + schedule.name;
+  return (gram_when_cheaper ? std::string() : kPlainPrefix) + schedule.name;
 }
 
 at::Tensor Orthogonalizer::operator()(const at::Tensor& X, Cost* cost) const {
@@ -86,6 +103,7 @@ at::Tensor Orthogonalizer::operator()(const at::Tensor& X, Cost* cost) const {
     case Kind::NewtonSchulz:
       break;
   }
+  if (gram_form_applies(*this)) return gram_newton_schulz(X, schedule, options, cost);
   return newton_schulz(X, schedule, options.ns, cost);
 }
 
@@ -98,6 +116,7 @@ Cost Orthogonalizer::cost(int64_t m, int64_t n, int64_t batch) const {
     case Kind::NewtonSchulz:
       break;
   }
+  if (gram_form_applies(*this)) return gram_newton_schulz_cost(m, n, schedule, options, batch);
   return newton_schulz_cost(m, n, schedule, batch);
 }
 
@@ -105,6 +124,7 @@ std::vector<std::string> orthogonalizer_names() {
   std::vector<std::string> names = ns_schedule_names();
   for (const auto& s : ns_schedule_names()) names.push_back(kGramPrefix + s);
   for (const auto& s : ns_schedule_names()) names.push_back(kTurboPrefix + s);
+  for (const auto& s : ns_schedule_names()) names.push_back(kPlainPrefix + s);
   names.push_back("svd");
   return names;
 }

@@ -2,24 +2,13 @@
 // rms_norm.cpp, qkv_heads.cpp, causal_attention.cpp, relu_square.cpp,
 // linear.cpp).
 //
-// The fp32 kernels are compiled twice, for x86-64-v3 (AVX2 + FMA) and the
-// baseline ISA, and the loader picks one (GCC function multiversioning; note
-// that an "arch=haswell" clone is only taken on Intel CPUs, x86-64-v3 on any
-// CPU with the features). The bodies are plain loops written for the
-// auto-vectorizer: unit-stride inner loops, no compare-and-select, and no
-// floating-point reductions except through explicit partial sums.
+// The kernels are compiled per ISA (STEEPEST_SIMD, util/simd.h) as plain
+// loops written for the auto-vectorizer: unit-stride inner loops, no
+// compare-and-select, and no floating-point reductions except through explicit
+// partial sums.
 #pragma once
 
-#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && defined(__linux__)
-#if __GNUC__ >= 12
-#define STEEPEST_SIMD __attribute__((target_clones("arch=x86-64-v3", "default")))
-#else
-#define STEEPEST_SIMD __attribute__((target_clones("avx2", "default")))
-#endif
-#else
-#define STEEPEST_SIMD
-#endif
-#define STEEPEST_INLINE inline __attribute__((always_inline))
+#include "util/simd.h"
 
 #include <algorithm>
 #include <cstdint>

@@ -49,7 +49,14 @@ std::vector<Hyperparameter> contra_hp(double beta2, double floor) {
 }
 std::vector<Hyperparameter> msign_hp(const std::string& ortho = "keller") {
   return {{"orthogonalizer", ortho, "msign method (steepest optimizers lists them)"},
-          {"ns_steps", -1, "Newton-Schulz steps (-1: the schedule's own)"},
+          {"ns_steps", -1,
+           "Newton-Schulz steps (-1: the schedule's own; 0: auto, per layer from the measured "
+           "orthogonality error)"},
+          {"ns_auto_tolerance", 0.02,
+           "ns_steps=0: fewest steps within this relative orthogonality error of the full "
+           "schedule's"},
+          {"ns_auto_start", 10, "ns_steps=0: first measured at this step (full schedule before)"},
+          {"ns_auto_every", 250, "ns_steps=0: re-measure every K steps"},
           {"ns_steps_map", "", "per-layer steps: 'regex=steps,regex=steps' on parameter names"},
           {"dtype", "auto",
            "GEMM dtype of the msign iteration: auto (bf16 where the CPU has AVX512_BF16 or AMX, "
@@ -69,6 +76,9 @@ OptimizerFactory muon_family(std::function<Rule(const OptimizerArgs&)> rule) {
     if (a.h.contains("scale")) o.scale(muon_scale_from_name(a.str("scale")));
     if (a.h.contains("orthogonalizer")) o.orthogonalizer(a.str("orthogonalizer"));
     if (a.h.contains("ns_steps")) o.ns_steps(a.integer("ns_steps"));
+    if (a.h.contains("ns_auto_tolerance")) o.ns_auto_tolerance(a.num("ns_auto_tolerance"));
+    if (a.h.contains("ns_auto_start")) o.ns_auto_start(a.integer("ns_auto_start"));
+    if (a.h.contains("ns_auto_every")) o.ns_auto_every(a.integer("ns_auto_every"));
     if (a.h.contains("ns_steps_map")) o.ns_steps_map(parse_ns_steps_map(a.str("ns_steps_map")));
     if (a.h.contains("dtype")) {
       o.compute_dtype(compute_dtype_from_name(a.str("dtype")));

@@ -51,7 +51,10 @@ const std::vector<TrainConfigField>& train_config_fields() {
       {"weight_decay", &C::weight_decay, 0, kInf, "decoupled weight decay"},
       {"orthogonalizer", &C::orthogonalizer, 0, 0,
        "msign method of the optimizer (empty: its own default)"},
-      {"ns_steps", &C::ns_steps, -1, 1000, "Newton-Schulz steps (-1: schedule default)"},
+      {"ns_steps", &C::ns_steps, -1, 1000,
+       "Newton-Schulz steps (-1: schedule default; 0 or auto: per layer, the fewest within "
+       "--opt ns_auto_tolerance (2%) of the full schedule's orthogonality error)",
+       "auto"},
       {"opt", &C::opt, 0, 0,
        "optimizer hyperparameters, KEY=VALUE, repeatable (steepest optimizers)"},
       {"schedule", &C::schedule, 0, 0, "learning-rate schedule: constant, wsd, cosine"},
@@ -143,6 +146,10 @@ TrainConfig train_config_from_json(const nlohmann::json& j) {
   for (const auto& f : train_config_fields()) {
     if (!j.contains(f.name)) continue;
     const nlohmann::json& v = j.at(f.name);
+    if (f.word != nullptr && v.is_string() && v.get<std::string>() == f.word) {
+      c.*std::get<int64_t TrainConfig::*>(f.member) = 0;
+      continue;
+    }
     if (!json_type_fits(f, v))
       throw std::invalid_argument(std::string("config key '") + f.name + "' must be " +
                                   (f.is_integer() ? "a whole number"
@@ -226,8 +233,8 @@ void validate(const TrainConfig& c) {
   require(c.n_embd % c.n_head == 0 && (c.n_embd / c.n_head) % 2 == 0,
           "--n-embd " + std::to_string(c.n_embd) + " must be divisible by --n-head " +
               std::to_string(c.n_head) + " into an even head size (rotary embedding)");
-  require(c.ns_steps == -1 || c.ns_steps >= 1,
-          "--ns-steps must be >= 1 (or -1: the schedule's own length), got " +
+  require(c.ns_steps >= -1,
+          "--ns-steps must be >= 1, -1 (the schedule's own length) or auto (0), got " +
               std::to_string(c.ns_steps));
   bool known_opt = false;
   std::string names;
@@ -237,7 +244,9 @@ void validate(const TrainConfig& c) {
   }
   require(known_opt, "unknown --optimizer '" + c.optimizer + "'; known: " + names);
   if (!c.orthogonalizer.empty())
-    Orthogonalizer::from_name(c.orthogonalizer, static_cast<int>(c.ns_steps));  // throws with names
+    Orthogonalizer::from_name(
+        c.orthogonalizer,
+        c.ns_steps == 0 ? -1 : static_cast<int>(c.ns_steps));  // throws with names
   require(c.opt.is_object(), "config key 'opt' must be a JSON object, got " + c.opt.dump());
   {
     ModelOptimizerOptions o;
@@ -246,6 +255,15 @@ void validate(const TrainConfig& c) {
     o.ns_steps = static_cast<int>(c.ns_steps);
     o.opt = c.opt;
     resolve_hyperparameters(c.optimizer, effective_hyperparameters(o));  // throws naming the key
+    const auto h = effective_hyperparameters(o);
+    if (c.ns_steps == 0 && h.contains("orthogonalizer")) {
+      const auto name = h.at("orthogonalizer").get<std::string>();
+      const auto ortho = Orthogonalizer::from_name(name);
+      require(ortho.kind != Orthogonalizer::Kind::Svd && !ortho.options.ns.precondition,
+              "--ns-steps auto needs a Newton-Schulz orthogonalizer (a schedule or "
+              "gram-<schedule>), not '" +
+                  name + "'");
+    }
   }
   require(c.schedule == "constant" || c.schedule == "wsd" || c.schedule == "cosine",
           "--schedule must be constant, wsd or cosine, got '" + c.schedule + "'");

@@ -26,6 +26,29 @@ TEST(Orthogonalizer, EveryNameParsesRoundTripsAndCostsWhatItSays) {
   }
 }
 
+// A bare schedule name with compute dtype fp32 runs the Gram form where it is
+// cheaper: the same result as "gram-<schedule>" and, to fp32 rounding, as
+// plain NS ("ns-<schedule>"), for fewer FLOPs; square inputs, bf16, fp64 and
+// an unset compute dtype keep plain NS.
+TEST(Orthogonalizer, BareScheduleRunsTheGramFormForRectangularFp32) {
+  at::manual_seed(5);
+  const auto X = at::randn({3, 256, 64});
+  const auto bare = Orthogonalizer::from_name("keller", -1, at::kFloat);
+  const auto plain = Orthogonalizer::from_name("ns-keller", -1, at::kFloat);
+  const auto gram = Orthogonalizer::from_name("gram-keller", -1, at::kFloat);
+  EXPECT_TRUE(at::equal(bare(X), gram(X)));
+  EXPECT_LT(testing::rel_err(bare(X), plain(X)), 1e-5);
+  EXPECT_LT(bare.cost(256, 64).flops, plain.cost(256, 64).flops);
+  EXPECT_DOUBLE_EQ(bare.cost(128, 128).flops, plain.cost(128, 128).flops);
+  EXPECT_TRUE(at::equal(Orthogonalizer::from_name("keller")(X), plain(X)));  // unset: plain
+  const auto Xd = X.to(at::kDouble);
+  const auto fp64 = Orthogonalizer::from_name("keller", -1, at::kDouble);
+  EXPECT_TRUE(at::equal(fp64(Xd), Orthogonalizer::from_name("ns-keller", -1, at::kDouble)(Xd)));
+  const auto bf16 = Orthogonalizer::from_name("keller", -1, at::kBFloat16);
+  const auto bf16_plain = Orthogonalizer::from_name("ns-keller", -1, at::kBFloat16);
+  EXPECT_TRUE(at::equal(bf16(X), bf16_plain(X)));
+}
+
 TEST(Orthogonalizer, UnknownMethodListsTheValidOnes) {
   try {
     Orthogonalizer::from_name("gram-nope");

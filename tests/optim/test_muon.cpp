@@ -4,6 +4,7 @@
 #include <limits>
 
 #include "optim/gradient_checks.h"
+#include "steepest/compat.h"
 #include "steepest/linalg/polar_svd.h"
 #include "steepest/optim/muon.h"
 #include "test_util.h"
@@ -139,7 +140,7 @@ TEST(Muon, GramOrthogonalizerMatchesPlainNewtonSchulz) {
   const auto G = at::randn({16, 96});
   A.mutable_grad() = G.clone();
   B.mutable_grad() = G.clone();
-  Muon a({{"a", A}}, MuonOptions().orthogonalizer("polar-express"));
+  Muon a({{"a", A}}, MuonOptions().orthogonalizer("ns-polar-express"));
   Muon b({{"b", B}}, MuonOptions().orthogonalizer("gram-polar-express"));
   a.step();
   b.step();
@@ -199,7 +200,7 @@ TEST(Muon, ZeroGradientGivesZeroUpdate) {
 TEST(Muon, ReportsCostAndStateBytes) {
   auto W = param({64, 256});
   W.mutable_grad() = at::randn({64, 256});
-  Muon opt({{"w", W}}, MuonOptions().orthogonalizer("polar-express"));
+  Muon opt({{"w", W}}, MuonOptions().orthogonalizer("ns-polar-express"));
   opt.step();
   EXPECT_EQ(opt.last_step_cost().gemms, 15);
   EXPECT_EQ(opt.state_bytes(), 64 * 256 * 4);
@@ -209,6 +210,40 @@ TEST(Muon, BadOptionsAreRejected) {
   EXPECT_THROW(Muon({{"w", param({4, 4})}}, MuonOptions().orthogonalizer("nope")),
                std::invalid_argument);
   EXPECT_THROW(Muon({{"w", param({4, 4})}}, MuonOptions().momentum(1.0)), c10::Error);
+}
+
+}  // namespace
+}  // namespace steepest
+
+namespace steepest {
+namespace {
+
+// ns_steps = 0 (auto): each matrix's count is measured on its own momentum,
+// kept in its state (so checkpoints carry it) and spent as counted.
+TEST(MuonNsStepsAuto, FlatGradientsGetFewerStepsThanSteepOnesAndKeepThemInState) {
+  at::manual_seed(8);
+  auto flat = at::zeros({64, 256}).set_requires_grad(true);
+  auto steep = at::zeros({64, 256}).set_requires_grad(true);
+  // A flat spectrum: orthonormal rows; a steep one: σ_i = i^-2.
+  const auto Q = std::get<0>(at::linalg_qr(at::randn({256, 64}))).t().contiguous();
+  const auto s = at::arange(1, 65).pow(-2.0);
+  flat.mutable_grad() = Q.clone();
+  steep.mutable_grad() = (std::get<0>(at::linalg_qr(at::randn({64, 64}))) * s).matmul(Q);
+  Muon opt({{"flat", flat}, {"steep", steep}},
+           MuonOptions(0.01).orthogonalizer("ns-keller").ns_steps(0).ns_auto_start(1));
+  opt.step();
+  auto kept = [&](const at::Tensor& p) {
+    return static_cast<const TensorState&>(*opt.state().at(compat::state_key(p)))
+        .buffers.at("ns_steps_auto")
+        .item<int64_t>();
+  };
+  EXPECT_LT(kept(flat), kept(steep));
+  EXPECT_EQ(kept(steep), 5);
+  EXPECT_EQ(opt.last_step_cost().gemms, 3 * (kept(flat) + kept(steep)));
+  EXPECT_THROW(Muon({{"w", param({4, 4})}}, MuonOptions().orthogonalizer("svd").ns_steps(0)),
+               c10::Error);
+  EXPECT_THROW(Muon({{"w", param({4, 4})}}, MuonOptions().ns_steps(0).ns_auto_every(0)),
+               c10::Error);
 }
 
 }  // namespace

@@ -363,11 +363,15 @@ TEST(MuonNsStepsMap, PerLayerStepCountsByNamePattern) {
   A.mutable_grad() = G.clone();
   B.mutable_grad() = G.clone();
   Muon opt({{"blocks.0.attn.q.weight", A}, {"blocks.0.mlp.fc.weight", B}},
-           MuonOptions(1.0).momentum(0.0).scale(MuonScale::Spectral).ns_steps_map({{"attn", 2}}));
+           MuonOptions(1.0)
+               .orthogonalizer("ns-keller")
+               .momentum(0.0)
+               .scale(MuonScale::Spectral)
+               .ns_steps_map({{"attn", 2}}));
   EXPECT_EQ(opt.ns_steps_for(A, static_cast<const MuonOptions&>(opt.defaults())), 2);
   EXPECT_EQ(opt.ns_steps_for(B, static_cast<const MuonOptions&>(opt.defaults())), -1);
   opt.step();
-  // keller: 2 steps × 3 GEMMs for q, 5 × 3 for fc.
+  // plain NS (ns-keller): 2 steps × 3 GEMMs for q, 5 × 3 for fc.
   EXPECT_EQ(opt.last_step_cost().gemms, 6 + 15);
   const double s = std::sqrt(2.0);  // spectral scale √(m/n)
   EXPECT_LT(rel_err(A.detach(), Orthogonalizer::from_name("keller", 2)(G) * -s), 1e-5);

@@ -22,6 +22,10 @@ struct NsOptions {
   // "turbo-<schedule>" drops the first). Caveat: a row scaling moves the polar
   // factor slightly (it is U Vᵀ of D^{-1/2}X, not of X).
   bool precondition = false;
+  // X is already the normalized start: short side (rows ≤ cols), in the
+  // compute dtype, divided by ‖X‖_F·safety + eps (Muon's fused step builds it
+  // in the same pass as the momentum). The normalization is skipped.
+  bool input_normalized = false;
 };
 
 // Runs `schedule` on X.

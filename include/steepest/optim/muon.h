@@ -41,7 +41,15 @@ struct MuonOptions : torch::optim::OptimizerCloneableOptions<MuonOptions> {
   TORCH_ARG(double, weight_decay) = 0.0;
   // Any orthogonalizer_names() entry: a schedule, "gram-<schedule>", or "svd".
   TORCH_ARG(std::string, orthogonalizer) = "keller";
-  TORCH_ARG(int, ns_steps) = -1;  // -1: the schedule's own length
+  // -1: the schedule's own length. 0 (auto): from step ns_auto_start on, each
+  // matrix gets the fewest of the schedule's steps whose orthogonality error
+  // on its own momentum is within ns_auto_tolerance of the full schedule's
+  // (linalg/ns_steps_auto.h), re-measured every ns_auto_every steps and kept
+  // in its state; the full schedule before.
+  TORCH_ARG(int, ns_steps) = -1;
+  TORCH_ARG(double, ns_auto_tolerance) = 0.02;  // 0.1 cost 0.02-0.03 val loss (docs/BENCHMARKS.md)
+  TORCH_ARG(int64_t, ns_auto_start) = 10;
+  TORCH_ARG(int64_t, ns_auto_every) = 250;
   TORCH_ARG(MuonScale, scale) = MuonScale::Original;
   // GEMM dtype of the iteration (Undefined = the parameter's dtype).
   TORCH_ARG(at::ScalarType, compute_dtype) = at::ScalarType::Undefined;
@@ -55,6 +63,11 @@ struct MuonOptions : torch::optim::OptimizerCloneableOptions<MuonOptions> {
   // The map from momentum to update direction (nullptr: msign, i.e. Muon). The
   // variants of the family (HTMuon, NorMuon, Dion, …) are rules; see update_rule.h.
   TORCH_ARG(std::shared_ptr<const UpdateRule>, rule) = nullptr;
+  // Run the elementwise work of the plain msign step (momentum, normalization,
+  // dtype conversion, decay, update) as two fused passes per matrix where it
+  // can (CPU fp32 matrices, a Newton–Schulz-type orthogonalizer). false: the
+  // general path, one libtorch call at a time; the two agree to fp32 rounding.
+  TORCH_ARG(bool, fused) = true;
 
  public:
   double get_lr() const override { return lr(); }
@@ -80,7 +93,8 @@ class Muon : public NamedOptimizer {
   std::string kind() const override { return kind_; }
   at::Tensor step(LossClosure closure = nullptr) override;
 
-  // NS steps p gets (ns_steps_map, else ns_steps; -1 = the schedule's default).
+  // NS steps p gets (ns_steps_map, else ns_steps; -1 = the schedule's default,
+  // 0 = auto, which step() resolves per parameter).
   int ns_steps_for(const at::Tensor& p, const MuonOptions& o) const;
   // What one step spends on an m×n parameter of the first group at `step`.
   Cost predicted_cost(int64_t m, int64_t n, int64_t step = 1, int ns_steps = -1) const;

@@ -66,6 +66,7 @@ struct TrainConfigField {
   Member member;
   double min, max;                // inclusive range of numeric keys (floats must also be finite)
   const char* help;               // one line for --help; the range and default are appended
+  const char* word = nullptr;     // integer keys: a word the flag and config.json take for 0
   std::string flag() const;       // "--n-layer"
   const char* type_name() const;  // "INT", "FLOAT", "BOOL", "TEXT", "JSON"
   bool is_integer() const { return std::holds_alternative<int64_t TrainConfig::*>(member); }

@@ -1,0 +1,105 @@
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <limits>
+
+#include "steepest/linalg/spectrum_stats.h"
+
+namespace steepest {
+namespace {
+
+// n draws of a Pareto law p(x) ∝ x^(−α) on x ≥ xmin (inverse-CDF sampling).
+std::vector<double> pareto(int64_t n, double alpha, double xmin) {
+  const auto u = at::rand({n}, at::kDouble);
+  const auto x = xmin * at::pow(1.0 - u, -1.0 / (alpha - 1.0));
+  return {x.data_ptr<double>(), x.data_ptr<double>() + n};
+}
+
+// The Hill/Clauset estimate's standard error is (α − 1)/√n_tail; the bounds
+// below are about 3 of them at the sizes used.
+TEST(PowerLawFit, RecoversTheExponentOfParetoSamples) {
+  at::manual_seed(1);
+  for (const double alpha : {2.5, 4.0}) {
+    const auto fit = fit_power_law(pareto(3000, alpha, 1.0));
+    EXPECT_NEAR(fit.alpha, alpha, 0.1 * (alpha - 1.0)) << "alpha " << alpha;
+    EXPECT_LT(fit.ks_distance, 0.05);
+    EXPECT_EQ(fit.estimator, "clauset-mle");
+  }
+}
+
+// Below the tail the data is not a power law: the KS choice of xmin finds
+// where the tail starts.
+TEST(PowerLawFit, FindsWhereTheTailStarts) {
+  at::manual_seed(2);
+  auto x = pareto(2000, 3.0, 1.0);
+  const auto body = at::rand({2000}, at::kDouble) * 0.9 + 0.05;
+  x.insert(x.end(), body.data_ptr<double>(), body.data_ptr<double>() + 2000);
+  const auto fit = fit_power_law(x);
+  EXPECT_NEAR(fit.alpha, 3.0, 0.3);
+  EXPECT_GT(fit.xmin, 0.9);
+  EXPECT_LT(fit.xmin, 1.5);
+  EXPECT_EQ(fit_power_law({1.0, 2.0, 3.0}).alpha, 0.0);  // shorter than min_tail
+  EXPECT_EQ(fit_power_law({}).n_tail, 0);
+}
+
+// A matrix whose WᵀW has Pareto(α = 3) eigenvalues: spectrum_stats fits α to
+// them. 400 eigenvalues: the bound 0.5 is about 3 standard errors of a tail
+// of ~150.
+TEST(SpectrumStats, RecoversAlphaOfASyntheticHeavyTailedMatrix) {
+  at::manual_seed(3);
+  const auto lambda = pareto(400, 3.0, 1.0);
+  const auto s = at::tensor(lambda, at::kDouble).sqrt();
+  const auto U = std::get<0>(at::linalg_qr(at::randn({400, 400}, at::kDouble)));
+  const auto V = std::get<0>(at::linalg_qr(at::randn({600, 400}, at::kDouble)));
+  const auto W = at::matmul(U * s, V.t());
+  const auto stats = spectrum_stats(W);
+  EXPECT_NEAR(stats.alpha.alpha, 3.0, 0.5);
+  EXPECT_EQ(stats.singular_values.size(), 400u);
+}
+
+// Closed forms on a matrix with singular values (3, 2, 1) in random bases.
+TEST(SpectrumStats, MatchesClosedFormsOnConstructedMatrices) {
+  at::manual_seed(4);
+  const auto U = std::get<0>(at::linalg_qr(at::randn({3, 3}, at::kDouble)));
+  const auto V = std::get<0>(at::linalg_qr(at::randn({5, 3}, at::kDouble)));
+  const auto W = at::matmul(U * at::tensor({3.0, 2.0, 1.0}, at::kDouble), V.t()).to(at::kFloat);
+  const auto st = spectrum_stats(W);
+  ASSERT_EQ(st.singular_values.size(), 3u);
+  EXPECT_NEAR(st.singular_values[0], 3.0, 1e-6);
+  EXPECT_NEAR(st.singular_values[2], 1.0, 1e-6);
+  EXPECT_NEAR(st.stable_rank, 14.0 / 9.0, 1e-6);
+  double h = 0;
+  for (double p : {0.5, 1.0 / 3, 1.0 / 6}) h -= p * std::log(p);
+  EXPECT_NEAR(st.effective_rank, std::exp(h), 1e-6);
+  EXPECT_NEAR(st.condition_number, 3.0, 1e-6);
+
+  const auto I = spectrum_stats(at::eye(7));
+  EXPECT_NEAR(I.stable_rank, 7.0, 1e-12);
+  EXPECT_NEAR(I.effective_rank, 7.0, 1e-9);
+  EXPECT_NEAR(I.condition_number, 1.0, 1e-12);
+
+  const auto rank1 = spectrum_stats(at::ones({4, 6}));
+  EXPECT_NEAR(rank1.stable_rank, 1.0, 1e-9);
+  EXPECT_TRUE(std::isinf(rank1.condition_number));
+
+  const auto zero = spectrum_stats(at::zeros({3, 3}));
+  EXPECT_EQ(zero.stable_rank, 0.0);
+  EXPECT_EQ(zero.alpha.n_tail, 0);
+}
+
+TEST(SpectrumStats, QuantilesInterpolateAndBadInputIsRefused) {
+  const auto q = quantiles({4.0, 1.0, 3.0, 2.0}, {0.0, 0.5, 1.0, 0.25});
+  EXPECT_DOUBLE_EQ(q[0], 1.0);
+  EXPECT_DOUBLE_EQ(q[1], 2.5);
+  EXPECT_DOUBLE_EQ(q[2], 4.0);
+  EXPECT_DOUBLE_EQ(q[3], 1.75);
+  EXPECT_THROW(quantiles({}, {0.5}), c10::Error);
+  EXPECT_THROW(quantiles({1.0}, {1.5}), c10::Error);
+  EXPECT_THROW(spectrum_stats(at::randn({2, 3, 4})), c10::Error);
+  auto bad = at::ones({3, 3});
+  bad[1][1] = std::numeric_limits<float>::quiet_NaN();
+  EXPECT_THROW(spectrum_stats(bad), c10::Error);
+}
+
+}  // namespace
+}  // namespace steepest
