@@ -1,8 +1,11 @@
-// `steepest spectrum --run DIR`: a per-layer table of the singular-value
-// statistics of a run's weights (stable and effective rank, condition number,
-// the heavy-tail exponent α of WᵀW's spectrum), from its checkpoint.
+// `steepest spectrum --run DIR [--step S]`: a per-layer table of singular-value
+// statistics. From the run's spectra.jsonl (train --spectra-every) when it has
+// one: weight, momentum and update per hidden matrix at step S (default: the
+// last recorded); otherwise from its checkpoint's weights (stable and
+// effective rank, condition number, the heavy-tail exponent α of WᵀW).
 #include <cmath>
 #include <cstdio>
+#include <filesystem>
 #include <iostream>
 #include <memory>
 #include <string>
@@ -10,27 +13,98 @@
 #include "commands.h"
 #include "run_loader.h"
 #include "steepest/train/layer_spectra.h"
+#include "steepest/train/metrics.h"
 
 namespace steepest::app {
+namespace {
+
+double number_or_nan(const nlohmann::json& j, const char* a, const char* b = nullptr) {
+  if (j.is_null() || !j.contains(a)) return std::nan("");
+  const auto& v = b ? j.at(a).at(b) : j.at(a);
+  return v.is_number() ? v.get<double>() : std::nan("");
+}
+
+// The records of one step of a spectra.jsonl as a table (or as they are).
+void print_recorded(const std::string& path, int64_t step, bool json) {
+  const auto records = read_metrics(path);
+  if (records.empty())
+    throw std::invalid_argument("'" + path +
+                                "' holds no records yet; wait for the first "
+                                "--spectra-every step, or pass --from-checkpoint");
+  if (step < 0) step = records.back().at("step").get<int64_t>();
+  std::vector<nlohmann::json> rows;
+  std::string steps;
+  for (const auto& r : records) {
+    const int64_t s = r.at("step").get<int64_t>();
+    if (s == step) rows.push_back(r);
+    if (steps.empty() || steps.substr(steps.rfind(' ') + 1) != std::to_string(s))
+      steps += " " + std::to_string(s);
+  }
+  if (rows.empty())
+    throw std::invalid_argument("--step " + std::to_string(step) + " is not recorded in '" + path +
+                                "'; recorded steps:" + steps);
+  if (json) {
+    for (const auto& r : rows) std::cout << r.dump() << "\n";
+    return;
+  }
+  std::printf(
+      "%s, step %lld: %zu hidden matrices (alpha: Clauset MLE fit to the eigenvalues of "
+      "X^T X; band: the msign output's [sigma_min, sigma_max]; align: <G, dW>/(|G||dW|))\n",
+      path.c_str(), static_cast<long long>(step), rows.size());
+  std::printf("%-28s %9s %8s %7s %7s %9s %8s %7s %15s %7s\n", "matrix", "W s_max", "W st.rk",
+              "W alpha", "M alpha", "dW s_max", "dW st.rk", "dW alph", "band", "align");
+  for (const auto& r : rows) {
+    const auto& w = r.at("weight");
+    const auto& m = r.at("momentum");
+    const auto& u = r.at("update");
+    char band[32] = "-";
+    if (r.at("msign_band").is_array())
+      std::snprintf(band, sizeof(band), "[%.3f, %.3f]", r.at("msign_band")[0].get<double>(),
+                    r.at("msign_band")[1].get<double>());
+    std::printf("%-28s %9.4g %8.2f %7.2f %7.2f %9.3g %8.2f %7.2f %15s %7.3f\n",
+                r.at("name").get<std::string>().c_str(), number_or_nan(w, "sigma_max"),
+                number_or_nan(w, "stable_rank"), number_or_nan(w, "alpha", "alpha"),
+                number_or_nan(m, "alpha", "alpha"), number_or_nan(u, "sigma_max"),
+                number_or_nan(u, "stable_rank"), number_or_nan(u, "alpha", "alpha"), band,
+                r.at("alignment").is_number() ? r.at("alignment").get<double>() : std::nan(""));
+  }
+}
+
+}  // namespace
 
 void add_spectrum_command(CLI::App& app) {
   struct Args {
     std::string run;
-    bool json = false;
-    int64_t keep = 16;
+    bool json = false, from_checkpoint = false;
+    int64_t keep = 16, step = -1;
   };
   auto a = std::make_shared<Args>();
   auto* cmd = app.add_subcommand(
       "spectrum",
-      "Per-layer singular-value statistics of a run's weights (from its checkpoint): stable and "
-      "effective rank, condition number, heavy-tail exponent alpha of W^T W");
+      "Per-layer singular-value statistics: of weight, momentum and update from the run's "
+      "spectra.jsonl (train --spectra-every K), else of its checkpoint's weights (stable and "
+      "effective rank, condition number, heavy-tail exponent alpha of W^T W)");
   cmd->add_option("--run", a->run, "run directory or checkpoint file")->required();
   cmd->add_flag("--json", a->json, "one JSON record per matrix instead of the table");
   cmd->add_option("--keep", a->keep,
                   "--json: all singular values up to 2*KEEP, else the top and bottom KEEP and "
                   "quantiles")
       ->check(CLI::Range(int64_t{1}, int64_t{1} << 20));
+  cmd->add_option("--step", a->step,
+                  "spectra.jsonl: the recorded step to show (default: the last one)");
+  cmd->add_flag("--from-checkpoint", a->from_checkpoint,
+                "read the checkpoint's weights even when spectra.jsonl exists");
   cmd->callback([a] {
+    const std::filesystem::path recorded = std::filesystem::path(a->run) / "spectra.jsonl";
+    std::error_code ec;
+    if (!a->from_checkpoint && std::filesystem::is_regular_file(recorded, ec)) {
+      print_recorded(recorded.string(), a->step, a->json);
+      return;
+    }
+    if (a->step >= 0)
+      throw std::invalid_argument("--step " + std::to_string(a->step) + ": '" + a->run +
+                                  "' has no spectra.jsonl (train it with --spectra-every K); "
+                                  "without --step the checkpoint's weights are shown");
     auto r = load_run(a->run);
     const auto layers = layer_spectra(*r.model);
     if (a->json) {

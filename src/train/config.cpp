@@ -68,6 +68,9 @@ const std::vector<TrainConfigField>& train_config_fields() {
       {"log_every", &C::log_every, 1, kMaxInt, "write a metrics line every K steps"},
       {"checkpoint_every", &C::checkpoint_every, 0, kMaxInt,
        "also keep ckpt-<step>.pt every K steps (0: latest only)"},
+      {"spectra_every", &C::spectra_every, 0, kMaxInt,
+       "append the singular-value statistics of each hidden matrix's weight, momentum and "
+       "update to spectra.jsonl every K steps (0 = off; steepest spectrum reads them)"},
       {"seed", &C::seed, 0, kMaxInt, "seed for initialization and data order"},
       {"threads", &C::threads, 0, kMaxThreads,
        "OpenBLAS threads (libtorch intra-op 1); 0 = all cores"},

@@ -25,15 +25,11 @@ std::vector<LayerSpectrum> layer_spectra(const torch::nn::Module& model) {
   return out;
 }
 
-nlohmann::json to_json(const LayerSpectrum& layer, int64_t keep) {
-  const auto& s = layer.stats;
+nlohmann::json spectrum_json(const SpectrumStats& s, int64_t keep) {
   auto finite_or_null = [](double v) {
     return std::isfinite(v) ? nlohmann::json(v) : nlohmann::json();
   };
-  nlohmann::json j = {{"name", layer.name},
-                      {"role", layer.role},
-                      {"shape", layer.shape},
-                      {"sigma_max", s.sigma_max},
+  nlohmann::json j = {{"sigma_max", s.sigma_max},
                       {"sigma_min", s.sigma_min},
                       {"stable_rank", s.stable_rank},
                       {"effective_rank", s.effective_rank},
@@ -53,6 +49,12 @@ nlohmann::json to_json(const LayerSpectrum& layer, int64_t keep) {
     j["sigma_bottom"] = std::vector<double>(sv.end() - keep, sv.end());
     j["sigma_quantiles"] = quantiles(sv, {0.0, 0.1, 0.25, 0.5, 0.75, 0.9, 1.0});
   }
+  return j;
+}
+
+nlohmann::json to_json(const LayerSpectrum& layer, int64_t keep) {
+  nlohmann::json j = {{"name", layer.name}, {"role", layer.role}, {"shape", layer.shape}};
+  j.update(spectrum_json(layer.stats, keep));
   return j;
 }
 

@@ -22,6 +22,7 @@
 #include "steepest/train/lr_schedule.h"
 #include "steepest/train/metrics.h"
 #include "steepest/train/progress.h"
+#include "steepest/train/spectra_recorder.h"
 #include "steepest/util/memory.h"
 #include "steepest/util/threads.h"
 #include "util/atomic_file.h"
@@ -39,8 +40,9 @@ double seconds_since(Clock::time_point t) {
 // Files a run writes; --overwrite removes exactly these, never the directory.
 bool is_run_file(const fs::path& p) {
   const std::string n = p.filename().string();
-  return n == "config.json" || n == "metrics.jsonl" || n == "summary.json" ||
-         n == "checkpoint.pt" || (n.rfind("ckpt-", 0) == 0 && p.extension() == ".pt");
+  return n == "config.json" || n == "metrics.jsonl" || n == "spectra.jsonl" ||
+         n == "summary.json" || n == "checkpoint.pt" ||
+         (n.rfind("ckpt-", 0) == 0 && p.extension() == ".pt");
 }
 
 bool is_steepest_run(const fs::path& dir) {
@@ -287,6 +289,7 @@ TrainSummary train(const TrainConfig& config_in, const TrainRunOptions& options)
 
   TrainState state;
   std::optional<MetricsWriter> metrics;
+  std::optional<SpectraRecorder> spectra;
   agree([&] {
     if (resuming) {
       // The model's shape comes from the checkpoint: a flag that changes it
@@ -345,6 +348,9 @@ TrainSummary train(const TrainConfig& config_in, const TrainRunOptions& options)
       // metrics.jsonl first: a directory with our config.json always has both,
       // which is how --overwrite recognizes a run of ours.
       metrics.emplace((out / "metrics.jsonl").string(), resuming_here ? state.step : -1);
+      if (cfg.spectra_every > 0)
+        spectra.emplace((out / "spectra.jsonl").string(), cfg.spectra_every,
+                        resuming_here ? state.step : -1);
       write_json_file(out / "config.json", to_json(cfg));
     }
   });
@@ -411,6 +417,8 @@ TrainSummary train(const TrainConfig& config_in, const TrainRunOptions& options)
       if (norm > cfg.grad_clip)
         for (auto& g : grads) g.mul_(cfg.grad_clip / (norm + 1e-6));
     }
+    const bool record_spectra = spectra && spectra->due(step);
+    if (record_spectra) spectra->before_step(*model);
     const auto t_opt = Clock::now();
     const double comm_before = comm ? comm->stats().seconds : 0.0;
     try {
@@ -423,6 +431,7 @@ TrainSummary train(const TrainConfig& config_in, const TrainRunOptions& options)
     const double opt_s = seconds_since(t_opt);
     // The optimizer's own work, without its collectives (the sharded all-gather).
     const double opt_local_s = opt_s - (comm ? comm->stats().seconds - comm_before : 0.0);
+    if (record_spectra) spectra->after_step(step, *model, optimizer.composite());
     const double step_s = seconds_since(t0);
     state.step = step;
     state.data_position = sampler.position();

@@ -136,3 +136,20 @@ execute_process(COMMAND ${EXE} spectrum --run ${WORK}/no-such-run RESULT_VARIABL
 if(rc EQUAL 0 OR NOT err MATCHES "no-such-run")
   message(FATAL_ERROR "spectrum on a missing run: ${rc} ${err}")
 endif()
+
+# train --spectra-every: spectra.jsonl, which spectrum shows by step.
+run_ok(${EXE} train ${common} --steps 4 --spectra-every 2 --out ${WORK}/spectra)
+file(STRINGS ${WORK}/spectra/spectra.jsonl records)
+list(LENGTH records n)
+if(NOT n EQUAL 12)  # steps 2 and 4 x 6 hidden matrices
+  message(FATAL_ERROR "spectra.jsonl has ${n} records, expected 12")
+endif()
+run_ok(${EXE} spectrum --run ${WORK}/spectra --step 2)
+if(NOT OUT MATCHES "step 2: 6 hidden matrices" OR NOT OUT MATCHES "band")
+  message(FATAL_ERROR "spectrum --step 2: ${OUT}")
+endif()
+execute_process(COMMAND ${EXE} spectrum --run ${WORK}/spectra --step 3 RESULT_VARIABLE rc
+  ERROR_VARIABLE err)
+if(rc EQUAL 0 OR NOT err MATCHES "recorded steps: 2 4")
+  message(FATAL_ERROR "spectrum --step 3 should list the recorded steps: ${rc} ${err}")
+endif()

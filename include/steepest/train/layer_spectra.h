@@ -22,6 +22,11 @@ struct LayerSpectrum {
 // Every ≥ 2-D parameter of `model`, in registration order.
 std::vector<LayerSpectrum> layer_spectra(const torch::nn::Module& model);
 
+// The statistics as JSON: sigma_max/min, stable_rank, effective_rank,
+// condition_number (null when +inf), alpha {...}, and the singular values
+// (all, or top/bottom `keep` plus quantiles; see to_json below).
+nlohmann::json spectrum_json(const SpectrumStats& stats, int64_t keep = 16);
+
 // One record: name, role, shape, sigma_max/min, stable_rank, effective_rank,
 // condition_number, alpha {alpha, xmin, ks_distance, n_tail, estimator}, and
 // the singular values: all of them when there are at most 2·keep, else
