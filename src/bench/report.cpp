@@ -11,6 +11,7 @@
 #include <sstream>
 #include <stdexcept>
 
+#include "bench/spectra_report.h"
 #include "bench/svg_chart.h"
 #include "util/atomic_file.h"
 
@@ -250,6 +251,7 @@ std::string report_html(const BenchResults& r) {
        "95%, over seeds.</p>\n";
   for (const auto* c : {&c1, &c2, &c3})
     o << "<figure>\n" << detail::render_svg(*c) << "</figure>\n";
+  o << detail::spectra_section_html(r);
   o << "<h2>Every run</h2>\n<table id=\"runs\"><tr><th>run</th><th>phase</th><th>lr</th>"
        "<th>seed</th><th>final val loss</th><th>best val loss</th><th>steps to target</th>"
        "<th>ms/step</th><th>status</th></tr>\n";
