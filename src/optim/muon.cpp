@@ -250,8 +250,6 @@ at::Tensor Muon::step(LossClosure closure) {
     }
     for (auto& [key, items] : batches) {
       const auto [m, n, steps, step, dtype, fused] = key;
-      const double scale = step_scale(o, m, n);
-      const double step_size = o.lr() * scale;
       const double decay = 1.0 - o.lr() * o.weight_decay();
       const Orthogonalizer& ortho = orthos.at({steps, dtype});
       if (fused) {
@@ -267,6 +265,9 @@ at::Tensor Muon::step(LossClosure closure) {
         detail::apply_update(mats, prepared(x, &step_cost_), decay);
         continue;
       }
+      // Fused matrices carry their own step (lr·scale of their own (m, n)).
+      const double scale = step_scale(o, m, n);
+      const double step_size = o.lr() * scale;
       RuleBatch batch;
       std::vector<at::Tensor> us;
       for (const auto& it : items) {

@@ -7,17 +7,21 @@
 
 namespace steepest {
 
-std::vector<LayerSpectrum> layer_spectra(const torch::nn::Module& model) {
+std::string matrix_role(const std::string& name) {
   static const std::regex embedding(kEmbeddingNamePattern), head(kHeadNamePattern);
+  return std::regex_search(name, embedding) ? "embedding"
+         : std::regex_search(name, head)    ? "head"
+                                            : "hidden";
+}
+
+std::vector<LayerSpectrum> layer_spectra(const torch::nn::Module& model) {
   std::vector<LayerSpectrum> out;
   for (const auto& item : model.named_parameters()) {
     const at::Tensor& p = item.value();
     if (p.dim() < 2) continue;
     LayerSpectrum layer;
     layer.name = item.key();
-    layer.role = std::regex_search(layer.name, embedding) ? "embedding"
-                 : std::regex_search(layer.name, head)    ? "head"
-                                                          : "hidden";
+    layer.role = matrix_role(layer.name);
     layer.shape = p.sizes().vec();
     layer.stats = spectrum_stats(p.detach().reshape({p.size(0), -1}));
     out.push_back(std::move(layer));

@@ -2,22 +2,17 @@
 
 #include <torch/optim/adamw.h>
 
-#include <regex>
-
 #include "steepest/compat.h"
 #include "steepest/linalg/orthogonality_report.h"
 #include "steepest/linalg/orthogonalizer.h"
-#include "steepest/optim/hybrid.h"
 #include "steepest/optim/muon.h"
 #include "steepest/train/layer_spectra.h"
 
 namespace steepest {
 namespace {
 
-// The hidden matrices, by the same routing names as layer_spectra.
 bool is_hidden(const std::string& name, const at::Tensor& p) {
-  static const std::regex embedding(kEmbeddingNamePattern), head(kHeadNamePattern);
-  return p.dim() >= 2 && !std::regex_search(name, embedding) && !std::regex_search(name, head);
+  return p.dim() >= 2 && matrix_role(name) == "hidden";
 }
 
 at::Tensor as_matrix(const at::Tensor& t) {

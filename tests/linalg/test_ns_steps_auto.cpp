@@ -5,17 +5,10 @@
 #include "steepest/linalg/newton_schulz.h"
 #include "steepest/linalg/ns_steps_auto.h"
 #include "steepest/linalg/schedule.h"
+#include "test_util.h"
 
 namespace steepest {
 namespace {
-
-// r×c matrix with singular values `s` and random singular vectors.
-at::Tensor with_spectrum(const at::Tensor& s, int64_t c) {
-  const int64_t r = s.size(0);
-  const auto U = std::get<0>(at::linalg_qr(at::randn({r, r}, at::kDouble)));
-  const auto V = std::get<0>(at::linalg_qr(at::randn({c, r}, at::kDouble)));
-  return at::matmul(U * s, V.t()).to(at::kFloat);
-}
 
 double orth_error(const at::Tensor& O) {
   const auto x = O.size(0) > O.size(1) ? O.t() : O;
@@ -42,9 +35,9 @@ TEST(NsStepsAuto, FlatSpectraNeedFewerStepsThanSteepPowerLaws) {
   const auto schedule = ns_schedule("keller");
   const auto i = at::arange(1, 65, at::kDouble);
   const int flat = fewest_ns_steps(
-      ns_error_by_step(with_spectrum(at::ones({64}, at::kDouble), 256), schedule), 0.1);
+      ns_error_by_step(testing::known_svd(64, 256, at::ones({64}, at::kDouble)).X, schedule), 0.1);
   const int steep =
-      fewest_ns_steps(ns_error_by_step(with_spectrum(i.pow(-2.0), 256), schedule), 0.1);
+      fewest_ns_steps(ns_error_by_step(testing::known_svd(64, 256, i.pow(-2.0)).X, schedule), 0.1);
   EXPECT_LT(flat, steep);
   EXPECT_EQ(steep, 5);
 }

@@ -4,6 +4,7 @@
 #include <limits>
 
 #include "steepest/linalg/spectrum_stats.h"
+#include "test_util.h"
 
 namespace steepest {
 namespace {
@@ -48,10 +49,8 @@ TEST(PowerLawFit, FindsWhereTheTailStarts) {
 TEST(SpectrumStats, RecoversAlphaOfASyntheticHeavyTailedMatrix) {
   at::manual_seed(3);
   const auto lambda = pareto(400, 3.0, 1.0);
-  const auto s = at::tensor(lambda, at::kDouble).sqrt();
-  const auto U = std::get<0>(at::linalg_qr(at::randn({400, 400}, at::kDouble)));
-  const auto V = std::get<0>(at::linalg_qr(at::randn({600, 400}, at::kDouble)));
-  const auto W = at::matmul(U * s, V.t());
+  const auto W =
+      testing::known_svd(400, 600, at::tensor(lambda, at::kDouble).sqrt(), at::kDouble).X;
   const auto stats = spectrum_stats(W);
   EXPECT_NEAR(stats.alpha.alpha, 3.0, 0.5);
   EXPECT_EQ(stats.singular_values.size(), 400u);
@@ -60,9 +59,7 @@ TEST(SpectrumStats, RecoversAlphaOfASyntheticHeavyTailedMatrix) {
 // Closed forms on a matrix with singular values (3, 2, 1) in random bases.
 TEST(SpectrumStats, MatchesClosedFormsOnConstructedMatrices) {
   at::manual_seed(4);
-  const auto U = std::get<0>(at::linalg_qr(at::randn({3, 3}, at::kDouble)));
-  const auto V = std::get<0>(at::linalg_qr(at::randn({5, 3}, at::kDouble)));
-  const auto W = at::matmul(U * at::tensor({3.0, 2.0, 1.0}, at::kDouble), V.t()).to(at::kFloat);
+  const auto W = testing::known_svd(3, 5, at::tensor({3.0, 2.0, 1.0}, at::kDouble)).X;
   const auto st = spectrum_stats(W);
   ASSERT_EQ(st.singular_values.size(), 3u);
   EXPECT_NEAR(st.singular_values[0], 3.0, 1e-6);

@@ -225,10 +225,8 @@ TEST(MuonNsStepsAuto, FlatGradientsGetFewerStepsThanSteepOnesAndKeepThemInState)
   auto flat = at::zeros({64, 256}).set_requires_grad(true);
   auto steep = at::zeros({64, 256}).set_requires_grad(true);
   // A flat spectrum: orthonormal rows; a steep one: σ_i = i^-2.
-  const auto Q = std::get<0>(at::linalg_qr(at::randn({256, 64}))).t().contiguous();
-  const auto s = at::arange(1, 65).pow(-2.0);
-  flat.mutable_grad() = Q.clone();
-  steep.mutable_grad() = (std::get<0>(at::linalg_qr(at::randn({64, 64}))) * s).matmul(Q);
+  flat.mutable_grad() = testing::known_svd(64, 256, at::ones({64}, at::kDouble)).X;
+  steep.mutable_grad() = testing::known_svd(64, 256, at::arange(1, 65, at::kDouble).pow(-2.0)).X;
   Muon opt({{"flat", flat}, {"steep", steep}},
            MuonOptions(0.01).orthogonalizer("ns-keller").ns_steps(0).ns_auto_start(1));
   opt.step();

@@ -19,6 +19,10 @@ struct LayerSpectrum {
   SpectrumStats stats;
 };
 
+// "embedding", "head" or "hidden" for a parameter name, by HybridOptimizer's
+// routing patterns (what LayerSpectrum::role and spectra records use).
+std::string matrix_role(const std::string& name);
+
 // Every ≥ 2-D parameter of `model`, in registration order.
 std::vector<LayerSpectrum> layer_spectra(const torch::nn::Module& model);
 
