@@ -18,7 +18,7 @@ TEST(LayerSpectra, EveryMatrixWithItsRoleAndItsOwnStatistics) {
     embedding += l.role == "embedding";
     head += l.role == "head";
     ASSERT_GE(l.shape.size(), 2u) << l.name;
-    const auto& p = model->named_parameters()[l.name];
+    const at::Tensor p = model->named_parameters()[l.name];
     const auto direct = spectrum_stats(p.detach().reshape({p.size(0), -1}));
     EXPECT_EQ(l.stats.singular_values, direct.singular_values) << l.name;
   }
