@@ -49,7 +49,39 @@ PowerLawFit fit_power_law(std::vector<double> x, int64_t min_tail) {
       best.n_tail = n - start;
     }
   }
+  if (best.n_tail > 0) compare_with_exponential(x, best);
   return best;
+}
+
+void compare_with_exponential(const std::vector<double>& x, PowerLawFit& fit) {
+  std::vector<double> tail;
+  for (double v : x)
+    if (v >= fit.xmin && std::isfinite(v)) tail.push_back(v);
+  const double n = static_cast<double>(tail.size());
+  fit.lr_exponential = 0.0;
+  fit.lr_z = 0.0;
+  fit.lr_p = 1.0;
+  if (tail.size() < 2 || !(fit.alpha > 1.0) || !(fit.xmin > 0.0)) return;
+  double excess = 0.0;
+  for (double v : tail) excess += v - fit.xmin;
+  if (!(excess > 0.0)) return;
+  const double lambda = n / excess;
+  std::vector<double> l;  // per-point log-likelihood ratios
+  double sum = 0.0;
+  for (double v : tail) {
+    const double log_pl =
+        std::log((fit.alpha - 1.0) / fit.xmin) - fit.alpha * std::log(v / fit.xmin);
+    const double log_exp = std::log(lambda) - lambda * (v - fit.xmin);
+    l.push_back(log_pl - log_exp);
+    sum += l.back();
+  }
+  double var = 0.0;
+  for (double v : l) var += (v - sum / n) * (v - sum / n);
+  var /= n;
+  fit.lr_exponential = sum;
+  if (!(var > 0.0)) return;
+  fit.lr_z = sum / std::sqrt(var * n);
+  fit.lr_p = std::erfc(std::abs(fit.lr_z) / std::sqrt(2.0));
 }
 
 SpectrumStats spectrum_stats(const at::Tensor& W) {

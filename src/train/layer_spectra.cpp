@@ -42,6 +42,9 @@ nlohmann::json spectrum_json(const SpectrumStats& s, int64_t keep) {
                        {{"alpha", s.alpha.alpha},
                         {"xmin", s.alpha.xmin},
                         {"ks_distance", s.alpha.ks_distance},
+                        {"lr_exponential", s.alpha.lr_exponential},
+                        {"lr_z", s.alpha.lr_z},
+                        {"lr_p", s.alpha.lr_p},
                         {"n_tail", s.alpha.n_tail},
                         {"estimator", s.alpha.estimator},
                         {"of", "eigenvalues of W^T W"}}}};

@@ -3,10 +3,12 @@
 #include <torch/optim/adamw.h>
 
 #include "steepest/compat.h"
+#include "steepest/linalg/ns_steps_auto.h"
 #include "steepest/linalg/orthogonality_report.h"
 #include "steepest/linalg/orthogonalizer.h"
 #include "steepest/optim/muon.h"
 #include "steepest/train/layer_spectra.h"
+#include "steepest/util/threads.h"
 
 namespace steepest {
 namespace {
@@ -20,9 +22,19 @@ at::Tensor as_matrix(const at::Tensor& t) {
 }
 
 struct OptimizerView {
-  at::Tensor momentum;  // the optimizer's input buffer, or undefined
-  nlohmann::json band;  // [σ_min, σ_max] of the Muon family's msign output, or null
+  at::Tensor momentum;       // the optimizer's input buffer, or undefined
+  nlohmann::json band;       // [σ_min, σ_max] of the Muon family's msign output, or null
+  nlohmann::json ns_errors;  // its own schedule's e_s on the msign input, or null
+  nlohmann::json ns_errors_convergent;  // the convergent schedule's e_s on it, or null
 };
+
+// Steps of the convergent schedule recorded: each at least doubles a small
+// normalized σ, so 16 steps reach error ~0 from σ_min/‖X‖_F down to ~2^-14.
+constexpr int kConvergentSteps = 16;
+
+nlohmann::json ns_error_record(const at::Tensor& X, const NsSchedule& schedule) {
+  return {{"schedule", schedule.name}, {"errors", ns_error_by_step(X, schedule)}};
+}
 
 // What the optimizer that owns p keeps for it.
 OptimizerView view_of(CompositeOptimizer& optimizer, const at::Tensor& p) {
@@ -46,8 +58,13 @@ OptimizerView view_of(CompositeOptimizer& optimizer, const at::Tensor& p) {
       const int steps = muon->ns_steps_for(p, o);
       const auto ortho =
           Orthogonalizer::from_name(o.orthogonalizer(), steps == 0 ? -1 : steps, o.compute_dtype());
-      const auto report = orthogonality_report(ortho(as_matrix(u).to(at::kFloat)));
+      const at::Tensor X = as_matrix(u).to(at::kFloat);
+      const auto report = orthogonality_report(ortho(X));
       v.band = {report.sigma_min, report.sigma_max};
+      // How many steps this input needs (the spectral power-law argument for
+      // per-layer step counts): e_s = ‖X_s X_sᵀ − I‖_F/√r after each step.
+      if (ortho.kind != Orthogonalizer::Kind::Svd) v.ns_errors = ns_error_record(X, ortho.schedule);
+      v.ns_errors_convergent = ns_error_record(X, ns_schedule("convergent", kConvergentSteps));
     }
     break;
   }
@@ -68,6 +85,8 @@ void SpectraRecorder::before_step(const torch::nn::Module& model) {
 void SpectraRecorder::after_step(int64_t step, const torch::nn::Module& model,
                                  CompositeOptimizer& optimizer) {
   at::NoGradGuard no_grad;
+  // One BLAS thread: the SVDs are of small matrices (util/threads.h).
+  const ScopedBlasThreads one_blas_thread(1);
   for (const auto& item : model.named_parameters()) {
     const at::Tensor& p = item.value();
     const auto was = before_.find(item.key());
@@ -90,6 +109,8 @@ void SpectraRecorder::after_step(int64_t step, const torch::nn::Module& model,
     }
     line["alignment"] = alignment;
     line["msign_band"] = v.band;
+    line["ns_errors"] = v.ns_errors;
+    line["ns_errors_convergent"] = v.ns_errors_convergent;
     out_.write(line);
   }
   before_.clear();

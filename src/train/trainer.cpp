@@ -371,8 +371,8 @@ TrainSummary train(const TrainConfig& config_in, const TrainRunOptions& options)
   TrainSummary summary;
   summary.parameters = model->num_parameters();
   const int64_t tokens_per_step = cfg.batch * cfg.ctx;
-  double window_s = 0, window_opt_s = 0, window_opt_local_s = 0, window_loss = 0, run_opt_s = 0,
-         run_s = 0;
+  double window_s = 0, window_opt_s = 0, window_opt_local_s = 0, window_spectra_s = 0,
+         window_loss = 0, run_opt_s = 0, run_s = 0;
   int64_t window_n = 0, run_n = 0;
   double last_loss = NAN, last_val = NAN;
   const std::string latest = (out / "checkpoint.pt").string();
@@ -418,7 +418,9 @@ TrainSummary train(const TrainConfig& config_in, const TrainRunOptions& options)
         for (auto& g : grads) g.mul_(cfg.grad_clip / (norm + 1e-6));
     }
     const bool record_spectra = spectra && spectra->due(step);
+    const auto t_spectra = Clock::now();
     if (record_spectra) spectra->before_step(*model);
+    double spectra_s = record_spectra ? seconds_since(t_spectra) : 0.0;
     const auto t_opt = Clock::now();
     const double comm_before = comm ? comm->stats().seconds : 0.0;
     try {
@@ -431,7 +433,11 @@ TrainSummary train(const TrainConfig& config_in, const TrainRunOptions& options)
     const double opt_s = seconds_since(t_opt);
     // The optimizer's own work, without its collectives (the sharded all-gather).
     const double opt_local_s = opt_s - (comm ? comm->stats().seconds - comm_before : 0.0);
-    if (record_spectra) spectra->after_step(step, *model, optimizer.composite());
+    if (record_spectra) {
+      const auto t_after = Clock::now();
+      spectra->after_step(step, *model, optimizer.composite());
+      spectra_s += seconds_since(t_after);
+    }
     const double step_s = seconds_since(t0);
     state.step = step;
     state.data_position = sampler.position();
@@ -440,6 +446,7 @@ TrainSummary train(const TrainConfig& config_in, const TrainRunOptions& options)
     window_s += step_s;
     window_opt_s += opt_s;
     window_opt_local_s += opt_local_s;
+    window_spectra_s += spectra_s;
     window_loss += loss_value;
     ++window_n;
     run_s += step_s;
@@ -478,6 +485,8 @@ TrainSummary train(const TrainConfig& config_in, const TrainRunOptions& options)
       m["optimizer_ms"] = 1e3 * window_opt_s / window_n;
       m["optimizer_gemms"] = c.gemms;
       m["optimizer_flops"] = c.total_flops();
+      if (spectra)
+        m["spectra_ms"] = 1e3 * window_spectra_s / window_n;  // recording, in ms_per_step
       if (comm) {
         m["world_size"] = world;
         m["optimizer_local_ms"] = 1e3 * window_opt_local_s / window_n;
@@ -488,7 +497,7 @@ TrainSummary train(const TrainConfig& config_in, const TrainRunOptions& options)
       if (metrics) metrics->write(m);
       progress.update(step, window_loss / window_n, tokens_per_step * window_n / window_s,
                       window_s / window_n);
-      window_s = window_opt_s = window_opt_local_s = window_loss = 0;
+      window_s = window_opt_s = window_opt_local_s = window_spectra_s = window_loss = 0;
       window_n = 0;
     }
     if (val) {

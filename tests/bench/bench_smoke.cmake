@@ -46,6 +46,29 @@ if(NOT EXISTS ${WORK}/results/report.md)
   message(FATAL_ERROR "no report.md")
 endif()
 
+# "spectra_every" in the suite's train object: every run records its spectra
+# (steps 15 and 30 × 6 hidden matrices of the 1-layer model), and the report
+# draws them.
+file(STRINGS ${WORK}/results/runs/muon_lr0.01155_s1/spectra.jsonl spectra)
+list(LENGTH spectra n)
+if(NOT n EQUAL 12)
+  message(FATAL_ERROR "muon_lr0.01155_s1/spectra.jsonl has ${n} records, expected 12")
+endif()
+if(NOT html MATCHES "<h2>Spectra</h2>")
+  message(FATAL_ERROR "report.html lacks the Spectra section")
+endif()
+# The study script (docs/RESULTS.md, issue #14) reads them; standard library only.
+find_program(PYTHON3 NAMES python3)
+if(PYTHON3)
+  execute_process(COMMAND ${PYTHON3} ${SRC}/benchmarks/spectra_study.py ${WORK}/results
+    RESULT_VARIABLE rc OUTPUT_VARIABLE study ERROR_VARIABLE err)
+  foreach(want "### Weight tails" "\\| muon \\|" "### Momentum spectra" "steps to error")
+    if(NOT rc EQUAL 0 OR NOT study MATCHES "${want}")
+      message(FATAL_ERROR "spectra_study.py: rc ${rc}, no '${want}':\n${study}\n${err}")
+    endif()
+  endforeach()
+endif()
+
 # Bad input is named.
 execute_process(COMMAND ${EXE} report ${WORK}/nothing-here RESULT_VARIABLE rc ERROR_VARIABLE err)
 if(rc EQUAL 0 OR NOT err MATCHES "suite.json")

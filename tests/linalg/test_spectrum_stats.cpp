@@ -1,5 +1,6 @@
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <limits>
 
@@ -41,6 +42,40 @@ TEST(PowerLawFit, FindsWhereTheTailStarts) {
   EXPECT_LT(fit.xmin, 1.5);
   EXPECT_EQ(fit_power_law({1.0, 2.0, 3.0}).alpha, 0.0);  // shorter than min_tail
   EXPECT_EQ(fit_power_law({}).n_tail, 0);
+}
+
+// The likelihood ratio against an exponential picks the law that drew the
+// sample: Pareto → power law (R > 0), shifted exponential → exponential
+// (R < 0), both decisively at n = 2000 (p < 1e-3). By hand on two points:
+// power law α = 2, xmin = 1 on {1, 3}: ln p_pl = (0, −2 ln 3); λ = 1/1 = 1:
+// ln p_exp = (0, −2); R = 2 − 2 ln 3.
+TEST(PowerLawFit, LikelihoodRatioAgainstAnExponentialPicksTheTrueLaw) {
+  at::manual_seed(4);
+  const auto heavy = fit_power_law(pareto(2000, 2.5, 1.0));
+  EXPECT_GT(heavy.lr_exponential, 0.0);
+  EXPECT_GT(heavy.lr_z, 0.0);
+  EXPECT_LT(heavy.lr_p, 1e-3);
+
+  const auto e = 1.0 + at::empty({2000}, at::kDouble).exponential_(1.5);
+  const std::vector<double> light(e.data_ptr<double>(), e.data_ptr<double>() + 2000);
+  PowerLawFit fit;  // a power law fitted on the whole sample from its minimum
+  fit.xmin = *std::min_element(light.begin(), light.end());
+  double log_sum = 0.0;
+  for (double v : light) log_sum += std::log(v / fit.xmin);
+  fit.alpha = 1.0 + 2000.0 / log_sum;
+  compare_with_exponential(light, fit);
+  EXPECT_LT(fit.lr_exponential, 0.0);
+  EXPECT_LT(fit.lr_z, 0.0);
+  EXPECT_LT(fit.lr_p, 1e-3);
+
+  PowerLawFit two;
+  two.alpha = 2.0;
+  two.xmin = 1.0;
+  compare_with_exponential({1.0, 3.0}, two);
+  EXPECT_NEAR(two.lr_exponential, 2.0 - 2.0 * std::log(3.0), 1e-12);
+  // Per-point ratios (0, 2 − 2 ln 3): mean R/2, population sd |R|/2, z = R/(sd·√2).
+  EXPECT_NEAR(two.lr_z, std::sqrt(2.0) * (two.lr_exponential < 0 ? -1.0 : 1.0), 1e-12);
+  EXPECT_NEAR(two.lr_p, std::erfc(1.0), 1e-12);
 }
 
 // A matrix whose WᵀW has Pareto(α = 3) eigenvalues: spectrum_stats fits α to

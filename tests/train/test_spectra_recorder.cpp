@@ -52,6 +52,15 @@ TEST(SpectraRecorder, RecordsEveryHiddenMatrixOnDueSteps) {
     const double band_max = r.at("msign_band")[1].get<double>();
     EXPECT_GT(band_max, 0.6);
     EXPECT_LT(band_max, 1.25);
+    // Error after each step of Muon's own schedule (keller, 5 steps) and of
+    // the convergent one (16): every σ moves toward 1 under the convergent
+    // polynomial, so its error never grows.
+    EXPECT_EQ(r.at("ns_errors").at("schedule"), "keller");
+    EXPECT_EQ(r.at("ns_errors").at("errors").size(), 5u);
+    const auto conv = r.at("ns_errors_convergent").at("errors").get<std::vector<double>>();
+    ASSERT_EQ(conv.size(), 16u);
+    for (size_t s = 1; s < conv.size(); ++s) EXPECT_LE(conv[s], conv[s - 1] + 1e-6) << s;
+    EXPECT_LT(conv.back(), conv.front());
     const auto shape = r.at("shape");
     const double m = shape[0].get<double>(), n = shape[1].get<double>();
     const double scale = std::sqrt(std::max(1.0, m / n));  // Muon's original rule

@@ -16,6 +16,11 @@ struct PowerLawFit {
   double xmin = 0.0;         // where the tail starts
   double ks_distance = 1.0;  // Kolmogorov–Smirnov distance of the tail from the fit (0 = exact)
   int64_t n_tail = 0;        // sample points in the tail
+  // Power law against an exponential on the same tail (Clauset et al. 2009,
+  // §5; Vuong's test): lr_exponential = Σ ln(p_pl/p_exp) (> 0 favours the
+  // power law), lr_z its normalized form R/(s√n), lr_p the two-sided p-value
+  // of R ≠ 0. A small KS distance alone does not make a tail a power law.
+  double lr_exponential = 0.0, lr_z = 0.0, lr_p = 1.0;
   // "clauset-mle": the continuous maximum-likelihood (Hill) estimate
   // α = 1 + n / Σ ln(x_i/xmin), with xmin the sample point that minimizes the
   // KS distance (Clauset, Shalizi & Newman 2009; as WeightWatcher fits the
@@ -26,6 +31,11 @@ struct PowerLawFit {
 // The fit to `x` (positive values, any order; non-positive ones are ignored).
 // Tails are at least min_tail points long (fewer points: alpha = 0).
 PowerLawFit fit_power_law(std::vector<double> x, int64_t min_tail = 10);
+
+// The likelihood-ratio fields of `fit` (lr_*) for the tail `x ≥ fit.xmin` of x:
+// the power law fit.alpha against the exponential λ·exp(−λ(x − xmin)) with
+// its MLE λ = 1/(mean − xmin). fit_power_law calls it on its best fit.
+void compare_with_exponential(const std::vector<double>& x, PowerLawFit& fit);
 
 struct SpectrumStats {
   std::vector<double> singular_values;  // all of them, descending

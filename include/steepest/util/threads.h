@@ -22,4 +22,19 @@ bool set_threads(int n, int intra_op = -1);
 // OpenBLAS's current thread count, or -1 when OpenBLAS is not loaded.
 int blas_threads();
 
+// Sets OpenBLAS to n threads for a scope and restores the previous count.
+// For LAPACK on small matrices (the SVDs of spectra recording): its level-2
+// BLAS calls are too small to split, and two OpenBLAS threads then contend
+// with libtorch's spinning OpenMP workers. A no-op without OpenBLAS.
+class ScopedBlasThreads {
+ public:
+  explicit ScopedBlasThreads(int n);
+  ~ScopedBlasThreads();
+  ScopedBlasThreads(const ScopedBlasThreads&) = delete;
+  ScopedBlasThreads& operator=(const ScopedBlasThreads&) = delete;
+
+ private:
+  int previous_;
+};
+
 }  // namespace steepest
