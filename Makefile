@@ -4,11 +4,11 @@ JOBS       ?= $(shell nproc)
 THREADS    ?= $(shell nproc)
 APT_PACKAGES := cmake g++ make libtorch-dev libopenblas-dev libgtest-dev libbenchmark-dev \
                 libcli11-dev nlohmann-json3-dev libfmt-dev bible-kjv zlib1g-dev chromium libgloo-dev \
-                python3-torch python3-numpy
+                python3-torch python3-numpy python3-dev pybind11-dev python3-pytest
 FUZZ_PACKAGES := clang libfuzzer-14-dev
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: deps build test run demo bench format clean check-sanitize fuzz
+.PHONY: deps build test run demo bench format clean check-sanitize fuzz python
 
 # Installs only the Debian packages of $(1) that are missing (needs root or sudo).
 define apt_install
@@ -30,6 +30,12 @@ $(BUILD)/CMakeCache.txt:
 
 build: $(BUILD)/CMakeCache.txt
 	cmake --build $(BUILD) -j $(JOBS)
+
+# `import steepest` (python/): the extension and the package in $(BUILD)/python;
+# use it with PYTHONPATH=$(BUILD)/python. `make test` builds and tests it too.
+python: deps $(BUILD)/CMakeCache.txt
+	cmake --build $(BUILD) --target steepest_python -j $(JOBS)
+	@echo "make python: PYTHONPATH=$(abspath $(BUILD))/python python3 -c 'import steepest'"
 
 test: deps build
 	cd $(BUILD) && ctest --output-on-failure -j $(JOBS) --timeout 900

@@ -45,7 +45,7 @@ void CompositeOptimizer::init(std::vector<OptimizerPart> parts, std::vector<Para
 void CompositeOptimizer::step() {
   if (check_finite_)
     for (const auto& [name, p] : checked_)
-      if (p.grad().defined()) detail::check_finite_gradient(p.grad(), "optimizer", name, p.sizes());
+      if (p.grad().defined()) detail::check_gradient(p, "optimizer", name);
   for (auto& part : parts_) part.optimizer->step();
 }
 

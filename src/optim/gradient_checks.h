@@ -1,4 +1,4 @@
-// Internal: the one finite-gradient check every optimizer step runs first.
+// Internal: the gradient checks every optimizer step runs first.
 #pragma once
 
 #include <ATen/ATen.h>
@@ -8,8 +8,6 @@
 
 namespace steepest::detail {
 
-// Throws c10::Error naming `who`, the parameter and its shape when `grad` holds
-// a NaN or Inf. Callers check every gradient before updating anything.
 // True when every entry is finite. fp32 contiguous CPU tensors take one pass
 // without allocating (x·0 is 0 for finite x and NaN otherwise); this runs for
 // every parameter at every step.
@@ -28,10 +26,20 @@ inline bool all_finite(const at::Tensor& t) {
   return at::isfinite(t).all().item<bool>();
 }
 
-inline void check_finite_gradient(const at::Tensor& grad, const std::string& who,
-                                  const std::string& name, at::IntArrayRef shape) {
+// The checks every optimizer step runs on each parameter p before updating
+// anything: its gradient has p's dtype and device (a gradient written through
+// mutable_grad() or .data can differ, and the update would then fail deep in
+// libtorch or mix devices), and holds no NaN or Inf. Throws c10::Error
+// naming `who`, the parameter and its shape.
+inline void check_gradient(const at::Tensor& p, const std::string& who, const std::string& name) {
+  const at::Tensor& grad = p.grad();
+  TORCH_CHECK(grad.scalar_type() == p.scalar_type() && grad.device() == p.device(), who,
+              ": the gradient of parameter '", name, "' is ", grad.scalar_type(), " on ",
+              grad.device(), " but the parameter is ", p.scalar_type(), " on ", p.device(),
+              "; a gradient must have its parameter's dtype and device (cast the gradient, or "
+              "the parameter before building the optimizer).");
   TORCH_CHECK(all_finite(grad), who, ": non-finite gradient (NaN or Inf) in parameter '", name,
-              "' (shape ", shape,
+              "' (shape ", p.sizes(),
               "); no parameter was updated. Lower the learning rate, clip gradients, or check "
               "the loss for overflow.");
 }

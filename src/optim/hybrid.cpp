@@ -33,8 +33,7 @@ const std::string* first_match(const std::string& name, const std::vector<std::r
 
 }  // namespace
 
-HybridOptimizer::HybridOptimizer(const torch::nn::Module& module, HybridOptions options)
-    : options_(std::move(options)) {
+TrainableParameters trainable_parameters(const torch::nn::Module& module) {
   std::set<const void*> embedding_params;
   // Walk children() by hand: libtorch 1.13's named_modules() needs the root to
   // live in a shared_ptr, and a plain stack-allocated module must work too.
@@ -44,19 +43,32 @@ HybridOptimizer::HybridOptimizer(const torch::nn::Module& module, HybridOptions 
     for (const auto& child : m.children()) walk(*child);
   };
   walk(module);
-  std::vector<NamedParameter> params;
-  std::vector<bool> is_embedding;
+  TrainableParameters t;
   for (const auto& item : module.named_parameters(/*recurse=*/true)) {
     if (!item.value().requires_grad()) continue;
-    params.emplace_back(item.key(), item.value());
-    is_embedding.push_back(embedding_params.count(item.value().unsafeGetTensorImpl()) > 0);
+    t.params.emplace_back(item.key(), item.value());
+    t.is_embedding.push_back(embedding_params.count(item.value().unsafeGetTensorImpl()) > 0);
   }
-  build(params, is_embedding);
+  return t;
+}
+
+HybridOptimizer::HybridOptimizer(const torch::nn::Module& module, HybridOptions options)
+    : options_(std::move(options)) {
+  const auto t = trainable_parameters(module);
+  build(t.params, t.is_embedding);
 }
 
 HybridOptimizer::HybridOptimizer(const std::vector<NamedParameter>& params, HybridOptions options)
     : options_(std::move(options)) {
   build(params, std::vector<bool>(params.size(), false));
+}
+
+HybridOptimizer::HybridOptimizer(const std::vector<NamedParameter>& params,
+                                 const std::vector<bool>& is_embedding, HybridOptions options)
+    : options_(std::move(options)) {
+  TORCH_CHECK(is_embedding.size() == params.size(), "HybridOptimizer: ", params.size(),
+              " parameters but ", is_embedding.size(), " is_embedding flags");
+  build(params, is_embedding);
 }
 
 void HybridOptimizer::build(const std::vector<NamedParameter>& params,

@@ -16,6 +16,10 @@ nlohmann::json effective_hyperparameters(const ModelOptimizerOptions& options) {
 }
 
 ModelOptimizer::ModelOptimizer(const torch::nn::Module& model, const ModelOptimizerOptions& options)
+    : ModelOptimizer(trainable_parameters(model), options) {}
+
+ModelOptimizer::ModelOptimizer(const TrainableParameters& trainable,
+                               const ModelOptimizerOptions& options)
     : options_(options) {
   const OptimizerInfo& info = optimizer_info(options.name);  // throws for unknown names
   const nlohmann::json opt = effective_hyperparameters(options);
@@ -31,13 +35,11 @@ ModelOptimizer::ModelOptimizer(const torch::nn::Module& model, const ModelOptimi
       if (!options.collectives || options.collectives->world_size() == 1) return inner;
       return std::make_unique<ShardedOptimizer>(std::move(inner), options.collectives);
     };
-    impl_ = std::make_unique<HybridOptimizer>(model, h);
+    impl_ = std::make_unique<HybridOptimizer>(trainable.params, trainable.is_embedding, h);
     return;
   }
-  std::vector<NamedParameter> params;
+  const std::vector<NamedParameter>& params = trainable.params;
   std::vector<ParameterRoute> routes;
-  for (const auto& p : model.named_parameters())
-    if (p.value().requires_grad()) params.emplace_back(p.key(), p.value());
   TORCH_CHECK(!params.empty(), "optimizer '", options.name, "': the model has no parameters");
   std::vector<OptimizerPart> parts;
   parts.push_back(

@@ -147,7 +147,7 @@ Muon::Muon(std::vector<torch::optim::OptimizerParamGroup> groups, MuonOptions de
     for (const auto& p : group.params()) {
       TORCH_CHECK(p.dim() >= 2, "Muon: parameter '", param_name(p), "' has shape ", p.sizes(),
                   "; Muon orthogonalizes matrices only. Route 1-D parameters (biases, gains) "
-                  "to AdamW, e.g. with steepest::HybridOptimizer.");
+                  "to AdamW, e.g. with steepest::HybridOptimizer (Python: steepest.optim.Hybrid).");
     }
   }
   const auto& first = static_cast<const MuonOptions&>(param_groups_.front().options());

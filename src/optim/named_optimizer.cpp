@@ -88,7 +88,7 @@ void NamedOptimizer::check_gradients() const {
   for (const auto& group : param_groups_) {
     for (const auto& p : group.params()) {
       if (!p.grad().defined()) continue;
-      detail::check_finite_gradient(p.grad(), kind(), param_name(p), p.sizes());
+      detail::check_gradient(p, kind(), param_name(p));
     }
   }
 }

@@ -217,7 +217,8 @@ Stiefel::Stiefel(std::vector<torch::optim::OptimizerParamGroup> groups, StiefelO
     for (const auto& p : group.params()) {
       TORCH_CHECK(p.dim() >= 2, "Stiefel: parameter '", param_name(p), "' has shape ", p.sizes(),
                   "; only matrices live on the Stiefel manifold. Route 1-D parameters "
-                  "(biases, gains) to AdamW, e.g. with steepest::HybridOptimizer.");
+                  "(biases, gains) to AdamW, e.g. with steepest::HybridOptimizer (Python: "
+                  "steepest.optim.Hybrid).");
     }
   }
   // Only once everything checked out, so that a rejected call changes no weight.

@@ -188,6 +188,27 @@ TEST(Muon, NonFiniteGradientNamesParameterAndUpdatesNothing) {
   EXPECT_TRUE(at::equal(A.detach(), A0));
 }
 
+// A gradient of another dtype than its parameter (written through
+// mutable_grad(), or .data from Python) is named with both dtypes before
+// anything moves.
+TEST(Muon, GradientOfAnotherDtypeIsNamedAndUpdatesNothing) {
+  auto A = param({4, 4}), B = param({4, 4});
+  const auto A0 = A.detach().clone();
+  A.mutable_grad() = at::randn({4, 4});
+  B.mutable_grad() = at::randn({4, 4}, at::kDouble);
+  Muon opt({{"good", A}, {"mixed.weight", B}});
+  try {
+    opt.step();
+    FAIL() << "a double gradient of a float parameter was accepted";
+  } catch (const c10::Error& e) {
+    const std::string msg = e.what_without_backtrace();
+    EXPECT_NE(msg.find("'mixed.weight' is Double on cpu but the parameter is Float on cpu"),
+              std::string::npos)
+        << msg;
+  }
+  EXPECT_TRUE(at::equal(A.detach(), A0));
+}
+
 TEST(Muon, ZeroGradientGivesZeroUpdate) {
   auto W = param({6, 10});
   const auto W0 = W.detach().clone();

@@ -23,6 +23,14 @@ inline const char* const kEmbeddingNamePattern =
     R"((^|\.)(embed|embedding|embeddings|wte|wpe|tok_emb|pos_emb)(\.|$))";
 inline const char* const kHeadNamePattern = R"((^|\.)(head|lm_head)(\.|$))";
 
+// A model's trainable parameters by name (requires_grad only, module order)
+// and which of them belong to torch::nn::Embedding modules.
+struct TrainableParameters {
+  std::vector<NamedParameter> params;
+  std::vector<bool> is_embedding;
+};
+TrainableParameters trainable_parameters(const torch::nn::Module& module);
+
 struct HybridOptions {
   // The hidden matrices' optimizer: Muon with these options, unless
   // matrix_optimizer is set (any Muon variant or Stiefel optimizer, e.g. from
@@ -51,6 +59,11 @@ class HybridOptimizer : public CompositeOptimizer {
  public:
   explicit HybridOptimizer(const torch::nn::Module& module, HybridOptions options = {});
   explicit HybridOptimizer(const std::vector<NamedParameter>& params, HybridOptions options = {});
+  // is_embedding[i]: params[i] belongs to an embedding module and goes to AdamW
+  // whatever its name (what the module constructor finds by type; the Python
+  // bindings find it from torch.nn.Embedding).
+  HybridOptimizer(const std::vector<NamedParameter>& params, const std::vector<bool>& is_embedding,
+                  HybridOptions options = {});
 
   // The hidden matrices' optimizer (nullptr if none); muon() if it is a Muon.
   NamedOptimizer* matrix() { return matrix_; }

@@ -44,6 +44,8 @@ nlohmann::json effective_hyperparameters(const ModelOptimizerOptions& options);
 class ModelOptimizer {
  public:
   ModelOptimizer(const torch::nn::Module& model, const ModelOptimizerOptions& options);
+  // The same over parameters listed by hand (the Python bindings' Hybrid).
+  ModelOptimizer(const TrainableParameters& params, const ModelOptimizerOptions& options);
 
   void zero_grad() { impl_->zero_grad(); }
   void step() { impl_->step(); }
