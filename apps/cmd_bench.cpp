@@ -7,6 +7,7 @@
 #include "commands.h"
 #include "steepest/bench/report.h"
 #include "steepest/bench/runner.h"
+#include "steepest/bench/scales.h"
 #include "steepest/bench/sweep.h"
 #include "steepest/train/config.h"
 
@@ -50,6 +51,18 @@ void add_bench_command(CLI::App& app) {
                      "print the planned LR trials and exit");
   cmd->callback([o, suite, dry] {
     const BenchSuite s = load_suite(*suite);
+    if (*dry && s.lr_search_trials > 0) {
+      for (size_t i = 0; i < s.optimizers.size(); ++i) {
+        const auto plan = tuning_plan(s, i, o->out);
+        std::printf("%s: adaptive LR search, %d trials (x%g bracket around %g); next:",
+                    s.optimizers[i].label.c_str(), s.lr_search_trials, s.lr_search_factor,
+                    s.optimizers[i].center_lr);
+        for (const auto& r : plan.pending) std::printf(" lr=%g", r.lr);
+        std::printf("%s\n", plan.complete ? " (none: tuned)" : "");
+      }
+      std::printf("then each optimizer's best LR on %zu more seeds\n", s.seeds.size() - 1);
+      return;
+    }
     if (*dry) {
       for (const auto& r : tuning_runs(s, o->out))
         std::printf("%-44s %s lr=%g seed=%lld\n", r.id.c_str(), r.config.optimizer.c_str(), r.lr,
@@ -85,6 +98,29 @@ void add_report_command(CLI::App& app) {
     const auto results = load_bench_results(*dir);
     for (const auto& f : write_report(results)) std::printf("wrote %s\n", f.c_str());
     std::cout << summary_markdown(results);
+  });
+}
+
+void add_compare_scales_command(CLI::App& app) {
+  auto dirs = std::make_shared<std::vector<std::string>>();
+  auto out = std::make_shared<std::string>();
+  auto* cmd = app.add_subcommand(
+      "compare-scales",
+      "Rank agreement (Kendall tau) and speed-ups over AdamW across bench results of the same "
+      "optimizers at different model sizes");
+  cmd->add_option("dirs", *dirs, "two or more `steepest bench` results directories, one per scale")
+      ->required()
+      ->expected(2, 1000);
+  cmd->add_option("--out", *out, "also write the tables to this markdown file");
+  cmd->callback([dirs, out] {
+    std::vector<BenchResults> scales;
+    for (const auto& d : *dirs) scales.push_back(load_bench_results(d));
+    const auto c = compare_scales(scales);
+    std::cout << scales_markdown(c);
+    if (!out->empty()) {
+      write_scales_markdown(c, *out);
+      std::printf("wrote %s\n", out->c_str());
+    }
   });
 }
 

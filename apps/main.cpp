@@ -17,6 +17,7 @@ int main(int argc, char** argv) {
   steepest::app::add_sample_command(app);
   steepest::app::add_bench_command(app);
   steepest::app::add_report_command(app);
+  steepest::app::add_compare_scales_command(app);
   steepest::app::add_sweep_command(app);
   steepest::app::add_checkpoint_command(app);
   steepest::app::add_export_command(app);

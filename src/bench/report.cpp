@@ -70,7 +70,9 @@ std::vector<Row> summary_rows(const BenchResults& r) {
     }
     const int n = static_cast<int>(o.final_losses.size());
     row.cells = {name,
-                 f("%.4g", o.best_lr) + (o.best_lr_at_edge ? " (grid edge)" : ""),
+                 f("%.4g", o.best_lr) + (!o.best_lr_at_edge             ? ""
+                                         : r.suite.lr_search_trials > 0 ? " (edge of the trials)"
+                                                                        : " (grid edge)"),
                  pm(o.final_mean, o.final_ci95, "%.4f"),
                  std::to_string(n),
                  o.reached > 0 ? pm(o.steps_mean, o.steps_ci95, "%.0f") : "not reached",
@@ -90,10 +92,17 @@ std::vector<Row> summary_rows(const BenchResults& r) {
 std::string budget_text(const BenchResults& r) {
   const auto& s = r.suite;
   std::ostringstream o;
-  o << "Equal tuning budget: every optimizer gets " << s.lr_points
-    << " learning-rate trials (log grid, neighbours ×" << f("%g", s.lr_factor)
-    << " apart, centred on its own default) on seed " << s.seeds.front()
-    << "; the LR with the lowest final val loss is then run on " << s.seeds.size()
+  if (s.lr_search_trials > 0)
+    o << "Equal tuning budget: every optimizer gets " << s.lr_search_trials
+      << " learning-rate trials, searched adaptively (×" << f("%g", s.lr_search_factor)
+      << " bracket around its own default, then past whichever edge is best, then refined "
+         "between the best and its better neighbour) on seed "
+      << s.seeds.front();
+  else
+    o << "Equal tuning budget: every optimizer gets " << s.lr_points
+      << " learning-rate trials (log grid, neighbours ×" << f("%g", s.lr_factor)
+      << " apart, centred on its own default) on seed " << s.seeds.front();
+  o << "; the LR with the lowest final val loss is then run on " << s.seeds.size()
     << " seeds (the tuning run is one of them). " << s.train.steps << " steps of batch "
     << s.train.batch << " × " << s.train.ctx << " tokens, " << s.train.n_layer
     << (s.train.n_layer == 1 ? " layer × " : " layers × ") << s.train.n_embd << " wide, eval every "

@@ -1,5 +1,7 @@
 #include "steepest/bench/results.h"
 
+#include "steepest/bench/lr_search.h"
+
 #include <cmath>
 #include <filesystem>
 #include <limits>
@@ -72,6 +74,48 @@ int best_trial(const std::vector<RunResult>& trials) {
   return best;
 }
 
+namespace {
+
+std::vector<LrTrial> as_lr_trials(const std::vector<RunResult>& runs) {
+  std::vector<LrTrial> out;
+  for (const auto& r : runs) {
+    LrTrial t{r.run.lr, std::nullopt};
+    if (r.status == RunStatus::Done && std::isfinite(r.final_val_loss)) t.loss = r.final_val_loss;
+    out.push_back(t);
+  }
+  return out;
+}
+
+}  // namespace
+
+TuningPlan tuning_plan(const BenchSuite& s, size_t index, const std::string& dir) {
+  const BenchOptimizer& o = s.optimizers.at(index);
+  TuningPlan plan;
+  auto add = [&](double lr) {
+    const BenchRun run = make_run(s, o, lr, s.seeds.front(), BenchPhase::Tune, dir);
+    plan.trials.push_back(read_run(run, s.target_val_loss));
+    if (plan.trials.back().status == RunStatus::Missing) plan.pending.push_back(run);
+  };
+  if (s.lr_search_trials == 0) {
+    for (double lr : lr_grid(s, o)) add(lr);
+    plan.complete = plan.pending.empty();
+  } else {
+    const LrSearchRule rule{s.lr_search_trials, s.lr_search_factor};
+    for (;;) {
+      const auto next = next_lr_trials(as_lr_trials(plan.trials), o.center_lr, rule);
+      if (next.empty()) {
+        plan.complete = true;
+        break;
+      }
+      for (double lr : next) add(lr);
+      if (!plan.pending.empty()) break;  // the search cannot go on before these finish
+    }
+  }
+  std::stable_sort(plan.trials.begin(), plan.trials.end(),
+                   [](const RunResult& a, const RunResult& b) { return a.run.lr < b.run.lr; });
+  return plan;
+}
+
 BenchResults load_bench_results(const std::string& dir) {
   const fs::path suite_path = fs::path(dir) / "suite.json";
   if (!fs::exists(suite_path))
@@ -83,27 +127,25 @@ BenchResults load_bench_results(const std::string& dir) {
   res.dir = dir;
   res.suite = suite_from_json(read_json_file(suite_path.string()), suite_path.string());
   const auto& s = res.suite;
-  const auto tune = tuning_runs(s, dir);
-  size_t k = 0;
-  for (const auto& o : s.optimizers) {
+  std::vector<bool> tuned;
+  for (size_t i = 0; i < s.optimizers.size(); ++i) {
     OptimizerResult out;
-    out.optimizer = o;
-    for (int i = 0; i < s.lr_points; ++i, ++k) {
-      out.trials.push_back(read_run(tune[k], s.target_val_loss));
-      res.total_runs += 1;
-      res.finished_runs += out.trials.back().status != RunStatus::Missing;
-    }
+    out.optimizer = s.optimizers[i];
+    const TuningPlan plan = tuning_plan(s, i, dir);
+    out.trials = plan.trials;
+    const int budget = s.lr_search_trials > 0 ? s.lr_search_trials : s.lr_points;
+    res.total_runs += plan.complete ? static_cast<int>(plan.trials.size()) : budget;
+    for (const auto& t : out.trials) res.finished_runs += t.status != RunStatus::Missing;
     res.total_runs += static_cast<int>(s.seeds.size()) - 1;
+    tuned.push_back(plan.complete);
     res.optimizers.push_back(out);
   }
   for (size_t i = 0; i < res.optimizers.size(); ++i) {
     auto& out = res.optimizers[i];
-    bool tuned = true;
-    for (const auto& t : out.trials) tuned &= t.status != RunStatus::Missing;
     const int best = best_trial(out.trials);
-    if (!tuned || best < 0) continue;
+    if (!tuned[i] || best < 0) continue;
     out.best_lr = out.trials[static_cast<size_t>(best)].run.lr;
-    out.best_lr_at_edge = s.lr_points > 1 && (best == 0 || best == s.lr_points - 1);
+    out.best_lr_at_edge = best_lr_on_edge(as_lr_trials(out.trials));
     out.seeds.push_back(out.trials[static_cast<size_t>(best)]);
     BenchSuite one = s;
     one.optimizers = {s.optimizers[i]};

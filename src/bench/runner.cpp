@@ -304,10 +304,37 @@ BenchCounts run_bench(const BenchSuite& suite, const BenchOptions& options) {
   Executor ex = prepare(options, suite.source);
   const fs::path out = options.out;
   BenchCounts counts;
-  std::printf("suite '%s': %zu optimizers x %d learning rates, best LR x %zu seeds, target %.4g\n",
-              suite.name.c_str(), suite.optimizers.size(), suite.lr_points, suite.seeds.size(),
-              suite.target_val_loss);
-  ex.run_all(tuning_runs(suite, out.string()), "phase 1 (LR trials)", counts);
+  if (suite.lr_search_trials > 0) {
+    std::printf(
+        "suite '%s': %zu optimizers x %d learning rates (adaptive search, x%g bracket), best LR "
+        "x %zu seeds, target %.4g\n",
+        suite.name.c_str(), suite.optimizers.size(), suite.lr_search_trials, suite.lr_search_factor,
+        suite.seeds.size(), suite.target_val_loss);
+    // Rounds: each optimizer's next trials depend on its finished ones; the
+    // optimizers' rounds run together, `jobs` at a time.
+    std::vector<std::string> last_ids;
+    for (int round = 1;; ++round) {
+      std::vector<BenchRun> todo;
+      for (size_t i = 0; i < suite.optimizers.size(); ++i)
+        for (auto& r : tuning_plan(suite, i, out.string()).pending) todo.push_back(r);
+      if (todo.empty()) break;
+      std::vector<std::string> ids;
+      for (const auto& r : todo) ids.push_back(r.id);
+      if (ids == last_ids) {  // they ran and are still unfinished: do not loop on them
+        std::printf("phase 1: %zu trials could not be finished; see their logs\n", ids.size());
+        break;
+      }
+      last_ids = ids;
+      const std::string phase = "phase 1 (LR search, round " + std::to_string(round) + ")";
+      ex.run_all(todo, phase.c_str(), counts);
+    }
+  } else {
+    std::printf(
+        "suite '%s': %zu optimizers x %d learning rates, best LR x %zu seeds, target %.4g\n",
+        suite.name.c_str(), suite.optimizers.size(), suite.lr_points, suite.seeds.size(),
+        suite.target_val_loss);
+    ex.run_all(tuning_runs(suite, out.string()), "phase 1 (LR trials)", counts);
+  }
   const BenchResults tuned = load_bench_results(out.string());
   std::vector<BenchRun> second;
   for (size_t i = 0; i < tuned.optimizers.size(); ++i) {

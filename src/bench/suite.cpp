@@ -105,8 +105,9 @@ std::string lr_text(double lr) {
 BenchSuite suite_from_json(const json& j, const std::string& where) {
   const Reader r(where);
   require(j.is_object(), where, "a suite must be a JSON object, got " + shown(j));
-  r.only_keys(
-      j, "", {"name", "description", "train", "optimizers", "lr_grid", "seeds", "target_val_loss"});
+  r.only_keys(j, "",
+              {"name", "description", "train", "optimizers", "lr_grid", "lr_search", "seeds",
+               "target_val_loss"});
   BenchSuite s;
   s.source = j;
   s.name = j.contains("name") ? r.text(j["name"], "name") : std::string("suite");
@@ -173,6 +174,20 @@ BenchSuite suite_from_json(const json& j, const std::string& where) {
     if (g.contains("factor")) s.lr_factor = r.number(g["factor"], "lr_grid.factor");
   }
   require(s.lr_factor > 1.0, where, "lr_grid.factor must be > 1, got " + lr_text(s.lr_factor));
+  if (j.contains("lr_search")) {
+    require(!j.contains("lr_grid"), where,
+            "set either \"lr_grid\" (a fixed grid) or \"lr_search\" (adaptive), not both");
+    const auto& g = j["lr_search"];
+    if (!g.is_object()) r.wrong("lr_search", "an object {\"trials\": N, \"factor\": F}", g);
+    r.only_keys(g, "lr_search.", {"trials", "factor"});
+    s.lr_search_trials = 7;
+    if (g.contains("trials"))
+      s.lr_search_trials =
+          static_cast<int>(r.whole(g["trials"], "lr_search.trials", 3, kMaxLrPoints));
+    if (g.contains("factor")) s.lr_search_factor = r.number(g["factor"], "lr_search.factor");
+    require(s.lr_search_factor > 1.0, where,
+            "lr_search.factor must be > 1, got " + lr_text(s.lr_search_factor));
+  }
   if (j.contains("seeds")) {
     const auto& seeds = j["seeds"];
     if (!seeds.is_array()) r.wrong("seeds", "a list of seeds such as [1, 2, 3]", seeds);
@@ -236,6 +251,9 @@ std::vector<double> lr_grid(const BenchSuite& suite, const BenchOptimizer& o) {
 }
 
 std::vector<BenchRun> tuning_runs(const BenchSuite& suite, const std::string& dir) {
+  if (suite.lr_search_trials > 0)
+    throw std::invalid_argument("tuning_runs: suite '" + suite.name +
+                                "' searches its LRs adaptively; use tuning_plan (bench/results.h)");
   std::vector<BenchRun> runs;
   for (const auto& o : suite.optimizers)
     for (double lr : lr_grid(suite, o))

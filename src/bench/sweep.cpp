@@ -99,6 +99,9 @@ SweepSuite sweep_from_json(const nlohmann::json& j, const std::string& where) {
   require(!base.contains("train") || !base["train"].contains(s.vary), where,
           "\"train\" must not set '" + s.vary + "': vary.values sets it");
   s.base = suite_from_json(base, where);
+  require(s.base.lr_search_trials == 0, where,
+          "a sweep runs one LR grid at every size (\"lr_grid\"); \"lr_search\" is for bench "
+          "suites");
   return s;
 }
 

@@ -57,6 +57,18 @@ endif()
 if(NOT html MATCHES "<h2>Spectra</h2>")
   message(FATAL_ERROR "report.html lacks the Spectra section")
 endif()
+# compare-scales on the same results twice: identical rankings (τ = 1; its
+# interval resamples the seeds of each side independently, so it is wider), the
+# markdown file written, and a single directory refused by name.
+run_ok(${EXE} compare-scales results results --out scales.md)
+if(NOT OUT MATCHES "steps\\) \\| 1.00 \\| " OR NOT EXISTS ${WORK}/scales.md)
+  message(FATAL_ERROR "compare-scales of one ranking with itself:\n${OUT}")
+endif()
+execute_process(COMMAND ${EXE} compare-scales results WORKING_DIRECTORY ${WORK}
+                RESULT_VARIABLE rc OUTPUT_QUIET ERROR_VARIABLE err)
+if(rc EQUAL 0)
+  message(FATAL_ERROR "compare-scales with one directory was accepted")
+endif()
 # The study script (docs/RESULTS.md, issue #14) reads them; standard library only.
 find_program(PYTHON3 NAMES python3)
 if(PYTHON3)

@@ -86,6 +86,19 @@ TEST(BenchSuite, BadSuitesAreNamed) {
   j = suite_json();
   j["colour"] = "red";
   EXPECT_NE(error_of(j).find("colour"), std::string::npos);
+  // The adaptive search: its own keys and bounds, and never beside a grid.
+  j = suite_json();
+  j["lr_search"] = {{"trials", 5}};
+  EXPECT_NE(error_of(j).find("either \"lr_grid\""), std::string::npos);
+  j.erase("lr_grid");
+  EXPECT_EQ(suite_from_json(j).lr_search_trials, 5);
+  EXPECT_EQ(suite_from_json(j).lr_search_factor, 4.0);
+  j["lr_search"]["trials"] = 2;
+  EXPECT_NE(error_of(j).find("lr_search.trials"), std::string::npos);
+  j["lr_search"] = {{"trials", 5}, {"factor", 1.0}};
+  EXPECT_NE(error_of(j).find("lr_search.factor must be > 1"), std::string::npos);
+  j["lr_search"] = {{"trails", 5}};
+  EXPECT_NE(error_of(j).find("trails"), std::string::npos);
 }
 
 // A wrongly typed value names its key's path, what it must be and what it is;

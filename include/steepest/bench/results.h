@@ -29,9 +29,9 @@ struct RunResult {
 
 struct OptimizerResult {
   BenchOptimizer optimizer;
-  std::vector<RunResult> trials;  // the LR grid (tuning seed), in grid order
+  std::vector<RunResult> trials;  // the LR trials (tuning seed), by LR
   double best_lr = 0;
-  bool best_lr_at_edge = false;           // the best LR is the grid's smallest or largest
+  bool best_lr_at_edge = false;           // the best LR is the smallest or largest tried
   std::vector<RunResult> seeds;           // best LR on every seed (seeds[0] = its tuning run)
   std::vector<double> final_losses;       // over finished seed runs
   double final_mean = 0, final_ci95 = 0;  // NaN CI with < 2 seeds
@@ -57,6 +57,18 @@ RunResult read_run(const BenchRun& run, double target_val_loss);
 // The best LR of a tuning row: lowest final val loss (failed runs never win);
 // ties go to the smaller LR. Returns the index, or -1 if every trial failed.
 int best_trial(const std::vector<RunResult>& trials);
+
+// Optimizer `index`'s tuning so far. Grid suites: every grid run. Adaptive
+// suites ("lr_search"): the search replayed from the finished runs under dir,
+// i.e. the trials it has chosen so far, the unfinished ones last. `pending`:
+// chosen and not finished (run them, then ask again); `complete`: the budget
+// is spent (or the search resolved) and every trial has finished.
+struct TuningPlan {
+  std::vector<RunResult> trials;  // sorted by LR
+  std::vector<BenchRun> pending;
+  bool complete = false;
+};
+TuningPlan tuning_plan(const BenchSuite& suite, size_t index, const std::string& dir);
 
 // Reads <dir>/suite.json and every run the suite plans. Seed runs of an
 // optimizer whose tuning is unfinished are left out.

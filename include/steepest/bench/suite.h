@@ -24,8 +24,13 @@ struct BenchSuite {
   std::string name, description;
   TrainConfig train;  // everything but optimizer, opt, lr, seed, out
   std::vector<BenchOptimizer> optimizers;
-  int lr_points = 5;                       // LR trials per optimizer (the tuning budget)
-  double lr_factor = 2.0;                  // neighbouring grid points differ by this factor
+  int lr_points = 5;       // LR trials per optimizer (the tuning budget)
+  double lr_factor = 2.0;  // neighbouring grid points differ by this factor
+  // "lr_search": {"trials": N, "factor": F}: an adaptive search of N trials per
+  // optimizer (bench/lr_search.h: a ×F bracket, extension past an edge,
+  // refinement) instead of the grid above; 0 = the grid.
+  int lr_search_trials = 0;
+  double lr_search_factor = 4.0;
   std::vector<int64_t> seeds = {1, 2, 3};  // the best LR runs on each; seeds[0] also tunes
   double target_val_loss = 0;
   nlohmann::json source;  // the suite file as read
@@ -61,7 +66,8 @@ std::string lr_text(double lr);
 BenchRun make_run(const BenchSuite& suite, const BenchOptimizer& o, double lr, int64_t seed,
                   BenchPhase phase, const std::string& results_dir, const std::string& tag = "");
 
-// Phase 1: every optimizer × every grid LR, with seeds[0].
+// Phase 1 of a grid suite: every optimizer × every grid LR, with seeds[0]
+// (adaptive suites: tuning_plan in bench/results.h; this throws for them).
 std::vector<BenchRun> tuning_runs(const BenchSuite& suite, const std::string& results_dir);
 // Phase 2: each optimizer's best LR on seeds[1..]; seeds[0] is its tuning run.
 std::vector<BenchRun> seed_runs(const BenchSuite& suite, const std::string& results_dir,

@@ -1,0 +1,195 @@
+#include "steepest/bench/scales.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <limits>
+#include <random>
+#include <sstream>
+#include <stdexcept>
+
+#include "steepest/bench/stats.h"
+#include "util/atomic_file.h"
+
+namespace steepest {
+namespace {
+
+constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
+
+std::string fmt(const char* f, double v) {
+  char buf[64];
+  std::snprintf(buf, sizeof(buf), f, v);
+  return buf;
+}
+
+// The 2.5% and 97.5% percentiles of the finite values (NaN when none).
+std::pair<double, double> percentile_interval(std::vector<double> v) {
+  v.erase(std::remove_if(v.begin(), v.end(), [](double x) { return !std::isfinite(x); }), v.end());
+  if (v.empty()) return {kNaN, kNaN};
+  std::sort(v.begin(), v.end());
+  auto at = [&](double q) { return v[static_cast<size_t>(q * static_cast<double>(v.size() - 1))]; };
+  return {at(0.025), at(0.975)};
+}
+
+std::vector<double> resampled(const std::vector<double>& x, std::mt19937_64& rng) {
+  std::uniform_int_distribution<size_t> pick(0, x.size() - 1);
+  std::vector<double> out(x.size());
+  for (auto& v : out) v = x[pick(rng)];
+  return out;
+}
+
+const OptimizerResult* find(const BenchResults& r, const std::string& label) {
+  for (const auto& o : r.optimizers)
+    if (o.optimizer.label == label) return &o;
+  return nullptr;
+}
+
+std::string scale_name(const BenchResults& r) {
+  const auto& t = r.suite.train;
+  std::ostringstream o;
+  o << r.suite.name << " (" << t.n_layer << "×" << t.n_embd << ", " << t.steps << " steps)";
+  return o.str();
+}
+
+std::vector<double> as_doubles(const std::vector<int64_t>& v) {
+  return std::vector<double>(v.begin(), v.end());
+}
+
+}  // namespace
+
+double kendall_tau(const std::vector<double>& a, const std::vector<double>& b) {
+  if (a.size() != b.size()) throw std::invalid_argument("kendall_tau: sizes differ");
+  const size_t n = a.size();
+  if (n < 2) return kNaN;
+  double concordant = 0, discordant = 0, ties_a = 0, ties_b = 0, pairs = 0;
+  for (size_t i = 0; i < n; ++i)
+    for (size_t j = i + 1; j < n; ++j) {
+      pairs += 1;
+      const double da = a[i] - a[j], db = b[i] - b[j];
+      if (da == 0) ties_a += 1;
+      if (db == 0) ties_b += 1;
+      if (da == 0 || db == 0) continue;
+      ((da > 0) == (db > 0) ? concordant : discordant) += 1;
+    }
+  const double denom = std::sqrt((pairs - ties_a) * (pairs - ties_b));
+  return denom > 0 ? (concordant - discordant) / denom : kNaN;
+}
+
+ScaleComparison compare_scales(const std::vector<BenchResults>& scales, int resamples) {
+  if (scales.size() < 2)
+    throw std::invalid_argument("comparing scales needs at least two results directories");
+  ScaleComparison c;
+  for (const auto& s : scales) c.scales.push_back(scale_name(s));
+  for (const auto& o : scales.front().optimizers) {
+    bool everywhere = true;
+    for (const auto& s : scales) {
+      const auto* f = find(s, o.optimizer.label);
+      everywhere &= f != nullptr && !f->final_losses.empty();
+    }
+    if (everywhere) c.labels.push_back(o.optimizer.label);
+  }
+  if (c.labels.size() < 2)
+    throw std::invalid_argument(
+        "comparing scales needs at least two optimizers with finished seed runs at every scale "
+        "(same labels in every suite)");
+  c.mean_loss.assign(scales.size(), {});
+  for (size_t s = 0; s < scales.size(); ++s)
+    for (const auto& l : c.labels) c.mean_loss[s].push_back(mean(find(scales[s], l)->final_losses));
+
+  std::mt19937_64 rng(20261201);
+  for (size_t a = 0; a < scales.size(); ++a)
+    for (size_t b = a + 1; b < scales.size(); ++b) {
+      ScalePair p{a, b, {kendall_tau(c.mean_loss[a], c.mean_loss[b]), kNaN, kNaN}};
+      std::vector<double> taus;
+      for (int r = 0; r < resamples; ++r) {
+        std::vector<double> ma, mb;
+        for (const auto& l : c.labels) {
+          ma.push_back(mean(resampled(find(scales[a], l)->final_losses, rng)));
+          mb.push_back(mean(resampled(find(scales[b], l)->final_losses, rng)));
+        }
+        taus.push_back(kendall_tau(ma, mb));
+      }
+      std::tie(p.tau.lo, p.tau.hi) = percentile_interval(taus);
+      c.pairs.push_back(p);
+    }
+
+  if (std::find(c.labels.begin(), c.labels.end(), "adamw") == c.labels.end()) return c;
+  for (const auto& l : c.labels) {
+    if (l == "adamw") continue;
+    SpeedUp s{l, {}, {}};
+    for (const auto& scale : scales) {
+      const auto* base = find(scale, "adamw");
+      const auto* o = find(scale, l);
+      const size_t nb = base->final_losses.size(), no = o->final_losses.size();
+      if (base->steps_to_target.size() < nb || o->steps_to_target.size() < no) {
+        s.by_scale.push_back({kNaN, kNaN, kNaN});
+        s.note.push_back("target reached by adamw on " + std::to_string(base->reached) + "/" +
+                         std::to_string(nb) + " seeds, by " + l + " on " +
+                         std::to_string(o->reached) + "/" + std::to_string(no));
+        continue;
+      }
+      const auto sb = as_doubles(base->steps_to_target), so = as_doubles(o->steps_to_target);
+      Interval v{mean(sb) / mean(so), kNaN, kNaN};
+      std::vector<double> ratios;
+      for (int r = 0; r < resamples; ++r)
+        ratios.push_back(mean(resampled(sb, rng)) / mean(resampled(so, rng)));
+      std::tie(v.lo, v.hi) = percentile_interval(ratios);
+      s.by_scale.push_back(v);
+      s.note.push_back("");
+    }
+    c.speedups.push_back(s);
+  }
+  return c;
+}
+
+std::string scales_markdown(const ScaleComparison& c) {
+  std::ostringstream o;
+  o << "Final val loss (mean over seeds) and rank (1 = lowest) at each scale:\n\n| optimizer |";
+  for (const auto& s : c.scales) o << " " << s << " |";
+  o << "\n|---|";
+  for (size_t s = 0; s < c.scales.size(); ++s) o << "---|";
+  o << "\n";
+  for (size_t i = 0; i < c.labels.size(); ++i) {
+    o << "| " << c.labels[i] << " |";
+    for (size_t s = 0; s < c.scales.size(); ++s) {
+      int rank = 1;
+      for (double v : c.mean_loss[s]) rank += v < c.mean_loss[s][i];
+      o << " " << fmt("%.4f", c.mean_loss[s][i]) << " (" << rank << ") |";
+    }
+    o << "\n";
+  }
+  o << "\nRank agreement between scales (Kendall τ-b of the mean losses; 95% interval from "
+       "resampling each optimizer's seeds):\n\n| scales | τ | 95% interval |\n|---|---|---|\n";
+  for (const auto& p : c.pairs)
+    o << "| " << c.scales[p.a] << " vs " << c.scales[p.b] << " | " << fmt("%.2f", p.tau.value)
+      << " | "
+      << (std::isfinite(p.tau.lo) ? fmt("%.2f", p.tau.lo) + " … " + fmt("%.2f", p.tau.hi) : "—")
+      << " |\n";
+  if (!c.speedups.empty()) {
+    o << "\nSpeed-up over AdamW in steps to the target (AdamW's mean / the optimizer's; 95% "
+         "bootstrap interval over seeds):\n\n| optimizer |";
+    for (const auto& s : c.scales) o << " " << s << " |";
+    o << "\n|---|";
+    for (size_t s = 0; s < c.scales.size(); ++s) o << "---|";
+    o << "\n";
+    for (const auto& s : c.speedups) {
+      o << "| " << s.label << " |";
+      for (size_t k = 0; k < s.by_scale.size(); ++k) {
+        const auto& v = s.by_scale[k];
+        if (!std::isfinite(v.value))
+          o << " — (" << s.note[k] << ") |";
+        else
+          o << " " << fmt("%.2f", v.value) << "× (" << fmt("%.2f", v.lo) << " … "
+            << fmt("%.2f", v.hi) << ") |";
+      }
+      o << "\n";
+    }
+  }
+  return o.str();
+}
+
+void write_scales_markdown(const ScaleComparison& c, const std::string& path) {
+  detail::write_file_atomically(path, scales_markdown(c));
+}
+
+}  // namespace steepest
