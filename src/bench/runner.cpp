@@ -315,8 +315,10 @@ BenchCounts run_bench(const BenchSuite& suite, const BenchOptions& options) {
     std::vector<std::string> last_ids;
     for (int round = 1;; ++round) {
       std::vector<BenchRun> todo;
-      for (size_t i = 0; i < suite.optimizers.size(); ++i)
-        for (auto& r : tuning_plan(suite, i, out.string()).pending) todo.push_back(r);
+      for (size_t i = 0; i < suite.optimizers.size(); ++i) {
+        const TuningPlan plan = tuning_plan(suite, i, out.string());
+        todo.insert(todo.end(), plan.pending.begin(), plan.pending.end());
+      }
       if (todo.empty()) break;
       std::vector<std::string> ids;
       for (const auto& r : todo) ids.push_back(r.id);

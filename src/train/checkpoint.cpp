@@ -109,6 +109,18 @@ TrainState load_checkpoint(const std::string& path, torch::nn::Module& model,
   return s;
 }
 
+void load_checkpoint_weights(const std::string& path, torch::nn::Module& model) {
+  auto archive = open_checkpoint(path);
+  try {
+    torch::serialize::InputArchive model_archive;
+    archive.read("model", model_archive);
+    model.load(model_archive);
+  } catch (const c10::Error& e) {
+    throw std::runtime_error("checkpoint '" + path +
+                             "' does not fit this model: " + e.what_without_backtrace());
+  }
+}
+
 TrainConfig read_checkpoint_config(const std::string& path) {
   auto archive = open_checkpoint(path);
   c10::IValue v;

@@ -71,6 +71,9 @@ const std::vector<TrainConfigField>& train_config_fields() {
       {"spectra_every", &C::spectra_every, 0, kMaxInt,
        "append the singular-value statistics of each hidden matrix's weight, momentum and "
        "update to spectra.jsonl every K steps (0 = off; steepest spectrum reads them)"},
+      {"init_from", &C::init_from, 0, 0,
+       "start from the weights of this run directory or checkpoint (fine-tuning: fresh "
+       "optimizer, steps and data order; the model shape must match)"},
       {"seed", &C::seed, 0, kMaxInt, "seed for initialization and data order"},
       {"threads", &C::threads, 0, kMaxThreads,
        "OpenBLAS threads (libtorch intra-op 1); 0 = all cores"},

@@ -314,6 +314,20 @@ TrainSummary train(const TrainConfig& config_in, const TrainRunOptions& options)
                                     std::to_string(state.step) + " of --steps " +
                                     std::to_string(cfg.steps) + "; pass a larger --steps");
       progress.print("resumed from " + options.resume + " at step " + std::to_string(state.step));
+    } else if (!cfg.init_from.empty()) {
+      // Fine-tuning: only the weights; the model's shape must be the checkpoint's.
+      const std::string from = resolve_checkpoint(cfg.init_from);
+      const nlohmann::ordered_json was = to_json(read_checkpoint_config(from));
+      const nlohmann::ordered_json now = to_json(cfg);
+      for (const char* key :
+           {"vocab_size", "n_layer", "n_head", "n_embd", "residual_mixing", "attn_1_over_d"})
+        if (was.at(key) != now.at(key))
+          throw std::invalid_argument("--init-from '" + cfg.init_from + "': its model has " + key +
+                                      " " + was.at(key).dump() + ", this run " +
+                                      now.at(key).dump() + "; use the same model shape (and a " +
+                                      "corpus with the same vocabulary)");
+      load_checkpoint_weights(from, *model);
+      progress.print("initialized from the weights of " + from);
     }
     if (resuming_here && lead) {
       // Resuming from an earlier checkpoint of this directory would overwrite

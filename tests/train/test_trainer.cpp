@@ -9,6 +9,7 @@
 
 #include "steepest/data/prepare.h"
 #include "steepest/data/shard.h"
+#include "steepest/model/gpt.h"
 #include "steepest/optim/model_optimizer.h"
 #include "steepest/train/checkpoint.h"
 #include "steepest/train/metrics.h"
@@ -146,6 +147,45 @@ TEST_F(TrainerTest, ResumingAnEarlierCheckpointInPlaceNeedsOverwrite) {
   o.overwrite = true;
   EXPECT_NO_THROW(train(cfg, o));
   EXPECT_TRUE(fs::exists(fs::path(cfg.out) / "ckpt-10.pt"));  // written again by the new run
+}
+
+// Fine-tuning (--init-from): the run starts from the weights of another run,
+// not from its own initialization. With lr 0 for one step the weights stay
+// the checkpoint's exactly; the same run without --init-from does not have
+// them. A different model shape is refused by name.
+TEST_F(TrainerTest, InitFromStartsFromAnotherRunsWeights) {
+  cfg.steps = 5;
+  train(cfg, quiet());
+  const std::string pretrained = cfg.out;
+  TrainConfig ft = cfg;
+  ft.steps = 1;
+  ft.lr = 0.0;
+  ft.adamw_lr = 0.0;
+  ft.seed = 99;
+  ft.init_from = pretrained;
+  ft.out = (dir / "ft").string();
+  train(ft, quiet());
+  ft.init_from.clear();
+  ft.out = (dir / "scratch").string();
+  train(ft, quiet());
+  const GPTConfig shape = gpt_config(read_checkpoint_config(pretrained + "/checkpoint.pt"));
+  GPT a(shape), b(shape), c(shape);
+  load_checkpoint_weights(pretrained + "/checkpoint.pt", *a);
+  load_checkpoint_weights((dir / "ft" / "checkpoint.pt").string(), *b);
+  load_checkpoint_weights((dir / "scratch" / "checkpoint.pt").string(), *c);
+  const auto pa = a->named_parameters(), pb = b->named_parameters(), pc = c->named_parameters();
+  bool all_equal = true, any_scratch_differs = false;
+  for (const auto& item : pa) {
+    all_equal &= at::equal(item.value(), pb[item.key()]);
+    any_scratch_differs |= !at::equal(item.value(), pc[item.key()]);
+  }
+  EXPECT_TRUE(all_equal);
+  EXPECT_TRUE(any_scratch_differs);
+  TrainConfig wider = ft;
+  wider.n_embd = 64;
+  wider.init_from = pretrained;
+  wider.out = (dir / "wider").string();
+  expect_refusal([&] { train(wider, quiet()); }, {"--init-from", "n_embd 32", "64"});
 }
 
 // Issue #12: --vocab-size 512 over a 256-vocab checkpoint was accepted.

@@ -34,6 +34,10 @@ void save_checkpoint(const std::string& path, const torch::nn::Module& model,
 TrainState load_checkpoint(const std::string& path, torch::nn::Module& model,
                            ModelOptimizer& optimizer);
 
+// Only the model parameters (`--init-from`: fine-tuning starts from them with
+// a fresh optimizer, step count and data order). Errors name the file.
+void load_checkpoint_weights(const std::string& path, torch::nn::Module& model);
+
 // The config a checkpoint was trained with.
 TrainConfig read_checkpoint_config(const std::string& path);
 

@@ -53,6 +53,9 @@ struct TrainConfig {
   // Data-parallel runs (RANK/WORLD_SIZE set, or --nproc): how long a rank waits
   // in the rendezvous or a collective before it fails naming the problem.
   int64_t dist_timeout = 60;
+  // Fine-tuning: the weights of this run directory or checkpoint at the start
+  // (a fresh optimizer, step count and data order; its model shape must match).
+  std::string init_from;
   std::string out = "runs/default";
 };
 
