@@ -52,14 +52,8 @@ class Handle {
                                         int64_t total_steps) {
     TORCH_CHECK(!params.empty(), "optimizer '", name, "': no parameters were given");
     auto h = std::make_unique<Handle>();
-    std::vector<OptimizerPart> parts;
-    parts.push_back({name, make_optimizer(name, params, lr, parse_overrides(overrides), total_steps,
-                                          weight_decay)});
-    const double resolved = parts.front().optimizer->param_groups().front().options().get_lr();
-    std::vector<ParameterRoute> routes;
-    for (const auto& [n, p] : params)
-      routes.push_back({n, p.sizes().vec(), name, resolved, 1.0, "all parameters"});
-    h->owned_ = std::make_unique<CompositeOptimizer>(std::move(parts), std::move(routes));
+    h->owned_ =
+        single_optimizer(name, params, lr, parse_overrides(overrides), total_steps, weight_decay);
     h->composite_ = h->owned_.get();
     return h;
   }

@@ -2,18 +2,17 @@
 
 #include <algorithm>
 #include <cmath>
-#include <cstdio>
 #include <cstdlib>
 #include <stdexcept>
+
+#include "steepest/bench/suite.h"
 
 namespace steepest {
 namespace {
 
-// As run ids write a learning rate ("%.4g"), so that a replayed search finds its runs.
+// As run ids write a learning rate (lr_text), so that a replayed search finds its runs.
 double rounded(double lr) {
-  char buf[32];
-  std::snprintf(buf, sizeof(buf), "%.4g", lr);
-  return std::strtod(buf, nullptr);
+  return std::strtod(lr_text(lr).c_str(), nullptr);
 }
 
 bool tried_already(const std::vector<LrTrial>& tried, double lr) {

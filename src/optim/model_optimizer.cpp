@@ -15,6 +15,21 @@ nlohmann::json effective_hyperparameters(const ModelOptimizerOptions& options) {
   return opt;
 }
 
+std::unique_ptr<CompositeOptimizer> single_optimizer(const std::string& name,
+                                                     const std::vector<NamedParameter>& params,
+                                                     double lr, const nlohmann::json& overrides,
+                                                     int64_t total_steps, double weight_decay,
+                                                     const Module& tree) {
+  std::vector<OptimizerPart> parts;
+  parts.push_back(
+      {name, make_optimizer(name, params, lr, overrides, total_steps, weight_decay, tree)});
+  const double resolved = parts.front().optimizer->param_groups().front().options().get_lr();
+  std::vector<ParameterRoute> routes;
+  for (const auto& [n, p] : params)
+    routes.push_back({n, p.sizes().vec(), name, resolved, 1.0, "all parameters"});
+  return std::make_unique<CompositeOptimizer>(std::move(parts), std::move(routes));
+}
+
 ModelOptimizer::ModelOptimizer(const torch::nn::Module& model, const ModelOptimizerOptions& options)
     : ModelOptimizer(trainable_parameters(model), options) {}
 
@@ -38,17 +53,10 @@ ModelOptimizer::ModelOptimizer(const TrainableParameters& trainable,
     impl_ = std::make_unique<HybridOptimizer>(trainable.params, trainable.is_embedding, h);
     return;
   }
-  const std::vector<NamedParameter>& params = trainable.params;
-  std::vector<ParameterRoute> routes;
-  TORCH_CHECK(!params.empty(), "optimizer '", options.name, "': the model has no parameters");
-  std::vector<OptimizerPart> parts;
-  parts.push_back(
-      {options.name, make_optimizer(options.name, params, options.lr, opt, options.total_steps,
-                                    options.weight_decay, options.module_tree)});
-  const double lr = parts.front().optimizer->param_groups().front().options().get_lr();
-  for (const auto& [name, p] : params)
-    routes.push_back({name, p.sizes().vec(), options.name, lr, 1.0, "all parameters"});
-  impl_ = std::make_unique<CompositeOptimizer>(std::move(parts), std::move(routes));
+  TORCH_CHECK(!trainable.params.empty(), "optimizer '", options.name,
+              "': the model has no parameters");
+  impl_ = single_optimizer(options.name, trainable.params, options.lr, opt, options.total_steps,
+                           options.weight_decay, options.module_tree);
 }
 
 void ModelOptimizer::save(torch::serialize::OutputArchive& archive) const {

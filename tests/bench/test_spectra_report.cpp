@@ -4,6 +4,7 @@
 #include <fstream>
 
 #include "bench/spectra_report.h"
+#include "data/data_test_util.h"
 #include "steepest/train/layer_spectra.h"
 
 namespace steepest {
@@ -12,9 +13,7 @@ namespace {
 // Two recorded steps of two q matrices in one run: the section draws α over
 // training, the q spectrum and the msign band; without records it is empty.
 TEST(SpectraReport, DrawsTheSectionFromRecordedRunsOnly) {
-  const auto dir = std::filesystem::temp_directory_path() / "steepest_spectra_report_test";
-  std::filesystem::remove_all(dir);
-  std::filesystem::create_directories(dir);
+  const std::filesystem::path dir = testing::scratch_dir();
   BenchResults results;
   OptimizerResult o;
   o.optimizer.label = "muon";
@@ -40,7 +39,6 @@ TEST(SpectraReport, DrawsTheSectionFromRecordedRunsOnly) {
   EXPECT_NE(html.find("<h2>Spectra</h2>"), std::string::npos);
   for (const char* id : {"chart-spectra-alpha", "chart-spectra-q", "chart-spectra-band"})
     EXPECT_NE(html.find(id), std::string::npos) << id;
-  std::filesystem::remove_all(dir);
 }
 
 }  // namespace

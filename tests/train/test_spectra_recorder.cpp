@@ -3,6 +3,7 @@
 #include <filesystem>
 
 #include "../model/tiny_gpt.h"
+#include "data/data_test_util.h"
 #include "steepest/optim/model_optimizer.h"
 #include "steepest/train/metrics.h"
 #include "steepest/train/spectra_recorder.h"
@@ -17,10 +18,8 @@ namespace {
 // and the msign band; the update's largest σ is lr·scale times the band's
 // (the step is ΔW = −lr·scale·O without weight decay).
 TEST(SpectraRecorder, RecordsEveryHiddenMatrixOnDueSteps) {
-  const auto dir = std::filesystem::temp_directory_path() / "steepest_spectra_recorder_test";
-  std::filesystem::remove_all(dir);
-  std::filesystem::create_directories(dir);
-  const std::string path = (dir / "spectra.jsonl").string();
+  const std::string path =
+      (std::filesystem::path(testing::scratch_dir()) / "spectra.jsonl").string();
   at::manual_seed(11);
   const auto config = testing::tiny_gpt_config();
   GPT model(config);
@@ -67,7 +66,6 @@ TEST(SpectraRecorder, RecordsEveryHiddenMatrixOnDueSteps) {
     EXPECT_NEAR(r.at("update").at("sigma_max").get<double>(), 0.02 * scale * band_max,
                 1e-3 * 0.02 * scale);
   }
-  std::filesystem::remove_all(dir);
 }
 
 }  // namespace

@@ -41,6 +41,15 @@ struct ModelOptimizerOptions {
 // (explicit opt keys win); what the optimizer's factory receives.
 nlohmann::json effective_hyperparameters(const ModelOptimizerOptions& options);
 
+// Optimizer `name` over exactly `params` (no routing; registry.h's
+// make_optimizer), as a one-part CompositeOptimizer whose routes say "all
+// parameters": what ModelOptimizer builds for names without hidden_matrices,
+// and what the Python bindings build for a parameter list.
+std::unique_ptr<CompositeOptimizer> single_optimizer(
+    const std::string& name, const std::vector<NamedParameter>& params, double lr = -1.0,
+    const nlohmann::json& overrides = nlohmann::json::object(), int64_t total_steps = 0,
+    double weight_decay = 0.0, const Module& tree = nullptr);
+
 class ModelOptimizer {
  public:
   ModelOptimizer(const torch::nn::Module& model, const ModelOptimizerOptions& options);
