@@ -3,8 +3,10 @@
 #include <fstream>
 #include <iostream>
 #include <memory>
+#include <optional>
 
 #include "commands.h"
+#include "steepest/bench/baseline.h"
 #include "steepest/bench/report.h"
 #include "steepest/bench/runner.h"
 #include "steepest/bench/scales.h"
@@ -13,6 +15,11 @@
 
 namespace steepest::app {
 namespace {
+
+// --target 0 (its default) keeps the suite's own target.
+std::optional<double> target_override(double target) {
+  return target == 0.0 ? std::nullopt : std::optional<double>(target);
+}
 
 // The options `bench` and `sweep` share: the suite, where results go, how many
 // runs at once and with how many threads, a dry run, and the report switch.
@@ -85,9 +92,16 @@ void add_report_command(CLI::App& app) {
   auto* cmd = app.add_subcommand("report",
                                  "Write report.html (inline SVG charts) and report.md from a bench "
                                  "or sweep results directory");
+  auto baseline = std::make_shared<std::string>();
+  auto target = std::make_shared<double>(0.0);
   cmd->add_option("dir", *dir, "results directory of `steepest bench` or `steepest sweep`")
       ->required();
-  cmd->callback([dir] {
+  cmd->add_option("--baseline", *baseline,
+                  "bench: also compare every optimizer with this one (a label): per-seed "
+                  "difference in final val loss and speed-up in steps to target, 95% intervals");
+  cmd->add_option("--target", *target,
+                  "bench: steps to this val loss instead of the suite's target_val_loss");
+  cmd->callback([dir, baseline, target] {
     const std::string suite = *dir + "/suite.json";
     if (std::ifstream(suite).good() && is_sweep_suite(read_json_file(suite))) {
       const auto results = load_sweep_results(*dir);
@@ -95,9 +109,11 @@ void add_report_command(CLI::App& app) {
       std::cout << sweep_markdown(results);
       return;
     }
-    const auto results = load_bench_results(*dir);
-    for (const auto& f : write_report(results)) std::printf("wrote %s\n", f.c_str());
+    const auto results = load_bench_results(*dir, target_override(*target));
+    for (const auto& f : write_report(results, *baseline)) std::printf("wrote %s\n", f.c_str());
     std::cout << summary_markdown(results);
+    if (!baseline->empty())
+      std::cout << "\n" << baseline_markdown(compare_to_baseline(results, *baseline), *baseline);
   });
 }
 
@@ -111,11 +127,17 @@ void add_compare_scales_command(CLI::App& app) {
   cmd->add_option("dirs", *dirs, "two or more `steepest bench` results directories, one per scale")
       ->required()
       ->expected(2, 1000);
+  auto baseline = std::make_shared<std::string>("adamw");
+  auto target = std::make_shared<double>(0.0);
   cmd->add_option("--out", *out, "also write the tables to this markdown file");
-  cmd->callback([dirs, out] {
+  cmd->add_option("--baseline", *baseline, "speed-ups over this optimizer (a label)")
+      ->capture_default_str();
+  cmd->add_option("--target", *target,
+                  "steps to this val loss at every scale instead of each suite's own target");
+  cmd->callback([dirs, out, baseline, target] {
     std::vector<BenchResults> scales;
-    for (const auto& d : *dirs) scales.push_back(load_bench_results(d));
-    const auto c = compare_scales(scales);
+    for (const auto& d : *dirs) scales.push_back(load_bench_results(d, target_override(*target)));
+    const auto c = compare_scales(scales, 2000, *baseline);
     std::cout << scales_markdown(c);
     if (!out->empty()) {
       write_scales_markdown(c, *out);

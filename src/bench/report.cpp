@@ -13,6 +13,7 @@
 
 #include "bench/spectra_report.h"
 #include "bench/svg_chart.h"
+#include "steepest/bench/baseline.h"
 #include "util/atomic_file.h"
 
 namespace fs = std::filesystem;
@@ -162,7 +163,7 @@ std::string summary_markdown(const BenchResults& r) {
   return o.str();
 }
 
-std::string report_html(const BenchResults& r) {
+std::string report_html(const BenchResults& r, const std::string& baseline) {
   const auto& s = r.suite;
   std::vector<detail::ChartSeries> loss, lr, cost;
   double worst_best = 0, lowest = std::numeric_limits<double>::infinity();
@@ -258,6 +259,20 @@ std::string report_html(const BenchResults& r) {
   o << "</table>\n<p>p(mean &lt; target): one-sided one-sample t-test of the seeds' final val "
        "loss against the target (the modded-nanogpt optimization-track rule). CI: Student t, "
        "95%, over seeds.</p>\n";
+  if (!baseline.empty()) {
+    o << "<h2>Against " << xml_escape(baseline) << "</h2>\n<table id=\"baseline\"><tr>";
+    for (const auto& h : baseline_header(baseline)) o << "<th>" << xml_escape(h) << "</th>";
+    o << "</tr>\n";
+    for (const auto& row : baseline_rows(compare_to_baseline(r, baseline))) {
+      o << "<tr>";
+      for (const auto& c : row) o << "<td>" << xml_escape(c) << "</td>";
+      o << "</tr>\n";
+    }
+    o << "</table>\n<p>Δ &lt; 0: lower loss than " << xml_escape(baseline)
+      << "; paired by seed, Student-t 95% CI, two-sided paired t-test. Speed-up: "
+      << xml_escape(baseline)
+      << "'s mean steps to the target over the optimizer's, 95% percentile bootstrap.</p>\n";
+  }
   for (const auto* c : {&c1, &c2, &c3})
     o << "<figure>\n" << detail::render_svg(*c) << "</figure>\n";
   o << detail::spectra_section_html(r);
@@ -289,7 +304,7 @@ std::string report_html(const BenchResults& r) {
   return o.str();
 }
 
-std::vector<std::string> write_report(const BenchResults& r) {
+std::vector<std::string> write_report(const BenchResults& r, const std::string& baseline) {
   const fs::path dir = r.dir;
   auto write = [](const fs::path& p, const std::string& text) {
     detail::write_file_atomically(p, text);
@@ -300,7 +315,9 @@ std::vector<std::string> write_report(const BenchResults& r) {
      << budget_text(r) << "\n\n"
      << summary_markdown(r)
      << "\np(mean < target): one-sided one-sample t-test over seeds; CI: Student t, 95%.\n";
-  return {write(dir / "report.html", report_html(r)), write(dir / "report.md", md.str())};
+  if (!baseline.empty())
+    md << "\n" << baseline_markdown(compare_to_baseline(r, baseline), baseline);
+  return {write(dir / "report.html", report_html(r, baseline)), write(dir / "report.md", md.str())};
 }
 
 }  // namespace steepest

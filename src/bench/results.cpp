@@ -116,7 +116,7 @@ TuningPlan tuning_plan(const BenchSuite& s, size_t index, const std::string& dir
   return plan;
 }
 
-BenchResults load_bench_results(const std::string& dir) {
+BenchResults load_bench_results(const std::string& dir, std::optional<double> target_val_loss) {
   const fs::path suite_path = fs::path(dir) / "suite.json";
   if (!fs::exists(suite_path))
     throw std::invalid_argument("'" + dir +
@@ -126,6 +126,12 @@ BenchResults load_bench_results(const std::string& dir) {
   BenchResults res;
   res.dir = dir;
   res.suite = suite_from_json(read_json_file(suite_path.string()), suite_path.string());
+  if (target_val_loss) {
+    if (!std::isfinite(*target_val_loss) || *target_val_loss <= 0)
+      throw std::invalid_argument("--target must be a positive val loss, got " +
+                                  std::to_string(*target_val_loss));
+    res.suite.target_val_loss = *target_val_loss;
+  }
   const auto& s = res.suite;
   std::vector<bool> tuned;
   for (size_t i = 0; i < s.optimizers.size(); ++i) {

@@ -8,6 +8,7 @@
 #include <sstream>
 #include <stdexcept>
 
+#include "steepest/bench/baseline.h"
 #include "steepest/bench/stats.h"
 #include "util/atomic_file.h"
 
@@ -22,37 +23,11 @@ std::string fmt(const char* f, double v) {
   return buf;
 }
 
-// The 2.5% and 97.5% percentiles of the finite values (NaN when none).
-std::pair<double, double> percentile_interval(std::vector<double> v) {
-  v.erase(std::remove_if(v.begin(), v.end(), [](double x) { return !std::isfinite(x); }), v.end());
-  if (v.empty()) return {kNaN, kNaN};
-  std::sort(v.begin(), v.end());
-  auto at = [&](double q) { return v[static_cast<size_t>(q * static_cast<double>(v.size() - 1))]; };
-  return {at(0.025), at(0.975)};
-}
-
-std::vector<double> resampled(const std::vector<double>& x, std::mt19937_64& rng) {
-  std::uniform_int_distribution<size_t> pick(0, x.size() - 1);
-  std::vector<double> out(x.size());
-  for (auto& v : out) v = x[pick(rng)];
-  return out;
-}
-
-const OptimizerResult* find(const BenchResults& r, const std::string& label) {
-  for (const auto& o : r.optimizers)
-    if (o.optimizer.label == label) return &o;
-  return nullptr;
-}
-
 std::string scale_name(const BenchResults& r) {
   const auto& t = r.suite.train;
   std::ostringstream o;
   o << r.suite.name << " (" << t.n_layer << "×" << t.n_embd << ", " << t.steps << " steps)";
   return o.str();
-}
-
-std::vector<double> as_doubles(const std::vector<int64_t>& v) {
-  return std::vector<double>(v.begin(), v.end());
 }
 
 }  // namespace
@@ -75,7 +50,8 @@ double kendall_tau(const std::vector<double>& a, const std::vector<double>& b) {
   return denom > 0 ? (concordant - discordant) / denom : kNaN;
 }
 
-ScaleComparison compare_scales(const std::vector<BenchResults>& scales, int resamples) {
+ScaleComparison compare_scales(const std::vector<BenchResults>& scales, int resamples,
+                               const std::string& baseline) {
   if (scales.size() < 2)
     throw std::invalid_argument("comparing scales needs at least two results directories");
   ScaleComparison c;
@@ -83,7 +59,7 @@ ScaleComparison compare_scales(const std::vector<BenchResults>& scales, int resa
   for (const auto& o : scales.front().optimizers) {
     bool everywhere = true;
     for (const auto& s : scales) {
-      const auto* f = find(s, o.optimizer.label);
+      const auto* f = find_optimizer(s, o.optimizer.label);
       everywhere &= f != nullptr && !f->final_losses.empty();
     }
     if (everywhere) c.labels.push_back(o.optimizer.label);
@@ -94,7 +70,8 @@ ScaleComparison compare_scales(const std::vector<BenchResults>& scales, int resa
         "(same labels in every suite)");
   c.mean_loss.assign(scales.size(), {});
   for (size_t s = 0; s < scales.size(); ++s)
-    for (const auto& l : c.labels) c.mean_loss[s].push_back(mean(find(scales[s], l)->final_losses));
+    for (const auto& l : c.labels)
+      c.mean_loss[s].push_back(mean(find_optimizer(scales[s], l)->final_losses));
 
   std::mt19937_64 rng(20261201);
   for (size_t a = 0; a < scales.size(); ++a)
@@ -104,8 +81,8 @@ ScaleComparison compare_scales(const std::vector<BenchResults>& scales, int resa
       for (int r = 0; r < resamples; ++r) {
         std::vector<double> ma, mb;
         for (const auto& l : c.labels) {
-          ma.push_back(mean(resampled(find(scales[a], l)->final_losses, rng)));
-          mb.push_back(mean(resampled(find(scales[b], l)->final_losses, rng)));
+          ma.push_back(mean(resampled(find_optimizer(scales[a], l)->final_losses, rng)));
+          mb.push_back(mean(resampled(find_optimizer(scales[b], l)->final_losses, rng)));
         }
         taus.push_back(kendall_tau(ma, mb));
       }
@@ -113,29 +90,16 @@ ScaleComparison compare_scales(const std::vector<BenchResults>& scales, int resa
       c.pairs.push_back(p);
     }
 
-  if (std::find(c.labels.begin(), c.labels.end(), "adamw") == c.labels.end()) return c;
+  c.baseline = baseline;
+  if (std::find(c.labels.begin(), c.labels.end(), baseline) == c.labels.end()) return c;
   for (const auto& l : c.labels) {
-    if (l == "adamw") continue;
+    if (l == baseline) continue;
     SpeedUp s{l, {}, {}};
     for (const auto& scale : scales) {
-      const auto* base = find(scale, "adamw");
-      const auto* o = find(scale, l);
-      const size_t nb = base->final_losses.size(), no = o->final_losses.size();
-      if (base->steps_to_target.size() < nb || o->steps_to_target.size() < no) {
-        s.by_scale.push_back({kNaN, kNaN, kNaN});
-        s.note.push_back("target reached by adamw on " + std::to_string(base->reached) + "/" +
-                         std::to_string(nb) + " seeds, by " + l + " on " +
-                         std::to_string(o->reached) + "/" + std::to_string(no));
-        continue;
-      }
-      const auto sb = as_doubles(base->steps_to_target), so = as_doubles(o->steps_to_target);
-      Interval v{mean(sb) / mean(so), kNaN, kNaN};
-      std::vector<double> ratios;
-      for (int r = 0; r < resamples; ++r)
-        ratios.push_back(mean(resampled(sb, rng)) / mean(resampled(so, rng)));
-      std::tie(v.lo, v.hi) = percentile_interval(ratios);
-      s.by_scale.push_back(v);
-      s.note.push_back("");
+      std::string why;
+      s.by_scale.push_back(steps_speedup(*find_optimizer(scale, baseline),
+                                         *find_optimizer(scale, l), rng, resamples, &why));
+      s.note.push_back(why);
     }
     c.speedups.push_back(s);
   }
@@ -166,8 +130,8 @@ std::string scales_markdown(const ScaleComparison& c) {
       << (std::isfinite(p.tau.lo) ? fmt("%.2f", p.tau.lo) + " … " + fmt("%.2f", p.tau.hi) : "—")
       << " |\n";
   if (!c.speedups.empty()) {
-    o << "\nSpeed-up over AdamW in steps to the target (AdamW's mean / the optimizer's; 95% "
-         "bootstrap interval over seeds):\n\n| optimizer |";
+    o << "\nSpeed-up over " << c.baseline << " in steps to the target (" << c.baseline
+      << "'s mean / the optimizer's; 95% bootstrap interval over seeds):\n\n| optimizer |";
     for (const auto& s : c.scales) o << " " << s << " |";
     o << "\n|---|";
     for (size_t s = 0; s < c.scales.size(); ++s) o << "---|";

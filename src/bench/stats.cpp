@@ -1,5 +1,6 @@
 #include "steepest/bench/stats.h"
 
+#include <algorithm>
 #include <cmath>
 #include <limits>
 #include <numeric>
@@ -95,6 +96,31 @@ double one_sided_p_below(const std::vector<double>& x, double target) {
   const double s = sample_stddev(x), m = mean(x);
   if (s == 0.0) return m < target ? 0.0 : 1.0;
   return student_t_cdf((m - target) / (s / std::sqrt(n)), n - 1.0);
+}
+
+double two_sided_p_zero_mean(const std::vector<double>& x) {
+  if (x.size() < 2) return std::numeric_limits<double>::quiet_NaN();
+  const double n = static_cast<double>(x.size());
+  const double s = sample_stddev(x), m = mean(x);
+  if (s == 0.0) return m == 0.0 ? 1.0 : 0.0;
+  return 2.0 * student_t_cdf(-std::fabs(m) / (s / std::sqrt(n)), n - 1.0);
+}
+
+std::pair<double, double> percentile_interval(std::vector<double> v) {
+  constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
+  v.erase(std::remove_if(v.begin(), v.end(), [](double x) { return !std::isfinite(x); }), v.end());
+  if (v.empty()) return {kNaN, kNaN};
+  std::sort(v.begin(), v.end());
+  auto at = [&](double q) { return v[static_cast<size_t>(q * static_cast<double>(v.size() - 1))]; };
+  return {at(0.025), at(0.975)};
+}
+
+std::vector<double> resampled(const std::vector<double>& x, std::mt19937_64& rng) {
+  if (x.empty()) throw std::invalid_argument("resampled: nothing to resample");
+  std::uniform_int_distribution<size_t> pick(0, x.size() - 1);
+  std::vector<double> out(x.size());
+  for (auto& v : out) v = x[pick(rng)];
+  return out;
 }
 
 }  // namespace steepest

@@ -69,6 +69,28 @@ execute_process(COMMAND ${EXE} compare-scales results WORKING_DIRECTORY ${WORK}
 if(rc EQUAL 0)
   message(FATAL_ERROR "compare-scales with one directory was accepted")
 endif()
+# Against a baseline, at another target: both other optimizers paired on both
+# seeds, the table in report.md and report.html; an unknown baseline is named.
+run_ok(${EXE} report results --baseline muon --target 4.0)
+if(NOT OUT MATCHES "## Against muon" OR NOT OUT MATCHES "\\| adamw \\| [-+][0-9.]+ \\([-+]"
+   OR NOT OUT MATCHES "\\| stiefel-polar \\| [-+][0-9.]+ \\(.*\\) \\| 2 \\|")
+  message(FATAL_ERROR "report --baseline muon:\n${OUT}")
+endif()
+file(READ ${WORK}/results/report.html html)
+file(READ ${WORK}/results/report.md md)
+if(NOT html MATCHES "id=\"baseline\"" OR NOT md MATCHES "## Against muon")
+  message(FATAL_ERROR "the baseline table is missing from report.html or report.md")
+endif()
+execute_process(COMMAND ${EXE} report results --baseline nadam WORKING_DIRECTORY ${WORK}
+                RESULT_VARIABLE rc OUTPUT_QUIET ERROR_VARIABLE err)
+if(rc EQUAL 0 OR NOT err MATCHES "nadam" OR NOT err MATCHES "stiefel-polar")
+  message(FATAL_ERROR "an unknown --baseline was not named with the labels: ${err}")
+endif()
+run_ok(${EXE} compare-scales results results --baseline muon --target 4.0)
+if(NOT OUT MATCHES "Speed-up over muon")
+  message(FATAL_ERROR "compare-scales --baseline muon:\n${OUT}")
+endif()
+run_ok(${EXE} report results)  # leave the plain report for report_browser.cmake
 # The study script (docs/RESULTS.md, issue #14) reads them; standard library only.
 find_program(PYTHON3 NAMES python3)
 if(PYTHON3)

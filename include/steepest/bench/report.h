@@ -12,10 +12,12 @@ namespace steepest {
 // The per-optimizer summary as a Markdown table (what report.md holds).
 std::string summary_markdown(const BenchResults& results);
 
-// The whole page.
-std::string report_html(const BenchResults& results);
+// The whole page. A non-empty `baseline` (an optimizer label) adds the
+// "Against <baseline>" table of bench/baseline.h.
+std::string report_html(const BenchResults& results, const std::string& baseline = "");
 
 // Writes <dir>/report.html and <dir>/report.md (tmp + rename); returns their paths.
-std::vector<std::string> write_report(const BenchResults& results);
+std::vector<std::string> write_report(const BenchResults& results,
+                                      const std::string& baseline = "");
 
 }  // namespace steepest

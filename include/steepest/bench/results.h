@@ -71,7 +71,10 @@ struct TuningPlan {
 TuningPlan tuning_plan(const BenchSuite& suite, size_t index, const std::string& dir);
 
 // Reads <dir>/suite.json and every run the suite plans. Seed runs of an
-// optimizer whose tuning is unfinished are left out.
-BenchResults load_bench_results(const std::string& dir);
+// optimizer whose tuning is unfinished are left out. `target_val_loss`, when
+// given, replaces the suite's target for steps to target (the tuning does not
+// depend on it, so the same runs answer "how fast to another loss?").
+BenchResults load_bench_results(const std::string& dir,
+                                std::optional<double> target_val_loss = std::nullopt);
 
 }  // namespace steepest

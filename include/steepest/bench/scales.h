@@ -1,7 +1,8 @@
 // Rankings across scales (issue #16): the same optimizers benchmarked at two
 // or more model sizes (one bench results directory each), compared by rank
 // agreement (Kendall τ with a seed-bootstrap interval) and by each
-// optimizer's speed-up over AdamW in steps to the target, per scale.
+// optimizer's speed-up over AdamW (or another baseline) in steps to the
+// target, per scale.
 #pragma once
 
 #include <cstdint>
@@ -9,16 +10,13 @@
 #include <vector>
 
 #include "steepest/bench/results.h"
+#include "steepest/bench/stats.h"
 
 namespace steepest {
 
 // Kendall's τ-b between two score vectors of the same items (ties handled as
 // τ-b does); NaN with fewer than 2 items or when either side is all ties.
 double kendall_tau(const std::vector<double>& a, const std::vector<double>& b);
-
-struct Interval {
-  double value = 0, lo = 0, hi = 0;  // the estimate and a 95% interval (NaN: none)
-};
 
 struct ScalePair {
   size_t a = 0, b = 0;  // indices into the scales
@@ -28,7 +26,7 @@ struct ScalePair {
 struct SpeedUp {
   std::string label;
   std::vector<Interval>
-      by_scale;  // AdamW's mean steps to target / this one's; NaN: not both reached
+      by_scale;  // the baseline's mean steps to target / this one's; NaN: not both reached
   std::vector<std::string> note;  // per scale: "" or why there is no figure
 };
 
@@ -37,15 +35,18 @@ struct ScaleComparison {
   std::vector<std::string> labels;  // optimizers present at every scale, in the first's order
   std::vector<std::vector<double>> mean_loss;  // [scale][optimizer]
   std::vector<ScalePair> pairs;
-  std::vector<SpeedUp> speedups;  // empty without an "adamw" label
+  std::string baseline;           // the speed-ups' reference optimizer
+  std::vector<SpeedUp> speedups;  // empty when the baseline is not at every scale
 };
 
 // Compares results directories (each a bench suite of the same optimizers at
 // one scale). Intervals: percentile bootstrap over seeds (each optimizer's
 // seed runs resampled with replacement, `resamples` times, fixed RNG seed),
 // so they say how much the ranking and the speed-ups depend on the seeds.
+// Speed-ups are over `baseline` (a label; AdamW by default).
 // Throws std::invalid_argument when fewer than two scales or optimizers are shared.
-ScaleComparison compare_scales(const std::vector<BenchResults>& scales, int resamples = 2000);
+ScaleComparison compare_scales(const std::vector<BenchResults>& scales, int resamples = 2000,
+                               const std::string& baseline = "adamw");
 
 // Markdown: losses by scale with each scale's ranks, τ per pair of scales,
 // and the speed-up table.

@@ -3,6 +3,8 @@
 // optimization track (mean val loss below a target).
 #pragma once
 
+#include <random>
+#include <utility>
 #include <vector>
 
 namespace steepest {
@@ -24,5 +26,20 @@ double ci95_half_width(const std::vector<double>& x);
 // (scipy.stats.ttest_1samp(x, target, alternative="less")). NaN for n < 2;
 // 0 or 1 when all values are equal (s = 0).
 double one_sided_p_below(const std::vector<double>& x, double target);
+
+// Two-sided one-sample t-test, H0: mean(x) = 0 (a paired test when x holds
+// per-seed differences). NaN for n < 2; 1 or 0 when all values are equal.
+double two_sided_p_zero_mean(const std::vector<double>& x);
+
+// An estimate with a 95% interval (NaN where there is none).
+struct Interval {
+  double value = 0, lo = 0, hi = 0;
+};
+
+// The 2.5% and 97.5% percentiles of the finite values (NaN when none).
+std::pair<double, double> percentile_interval(std::vector<double> v);
+
+// A bootstrap resample of x (same size, drawn with replacement); x non-empty.
+std::vector<double> resampled(const std::vector<double>& x, std::mt19937_64& rng);
 
 }  // namespace steepest

@@ -1,0 +1,50 @@
+// Every optimizer of one bench suite against a chosen baseline optimizer of
+// the same suite (issue #16's claims table: "X is better than Muon", "Y needs
+// N% fewer steps"): the per-seed difference in final val loss and the
+// speed-up in steps to the target, each with a 95% interval over seeds.
+#pragma once
+
+#include <random>
+#include <string>
+#include <vector>
+
+#include "steepest/bench/results.h"
+#include "steepest/bench/stats.h"
+
+namespace steepest {
+
+// The optimizer labelled `label`, or nullptr.
+const OptimizerResult* find_optimizer(const BenchResults& r, const std::string& label);
+
+// `base`'s mean steps to target over `o`'s (> 1: `o` is faster), with a 95%
+// percentile-bootstrap interval (each side's seeds resampled, `resamples`
+// times, from `rng`). NaN value, and the reason in `why`, unless every
+// finished seed of both reached the target.
+Interval steps_speedup(const OptimizerResult& base, const OptimizerResult& o, std::mt19937_64& rng,
+                       int resamples, std::string* why);
+
+struct AgainstBaseline {
+  std::string label;
+  int paired_seeds = 0;      // seeds on which both finished
+  Interval loss_difference;  // mean of (this − baseline) final val loss over those
+                             // seeds, Student-t 95% interval (paired by seed)
+  double p_two_sided = 0;    // paired t-test of a zero mean difference
+  Interval speedup;          // steps_speedup(baseline, this)
+  std::string speedup_note;  // why there is no speed-up figure, or ""
+};
+
+// Every other optimizer with finished seed runs against `baseline`; throws
+// std::invalid_argument naming the labels when `baseline` is not in the suite
+// or has no finished seed runs.
+std::vector<AgainstBaseline> compare_to_baseline(const BenchResults& r, const std::string& baseline,
+                                                 int resamples = 2000);
+
+// The table's header and rows, for Markdown and HTML alike.
+std::vector<std::string> baseline_header(const std::string& baseline);
+std::vector<std::vector<std::string>> baseline_rows(const std::vector<AgainstBaseline>& rows);
+
+// A Markdown section: a heading line, the table and how to read it.
+std::string baseline_markdown(const std::vector<AgainstBaseline>& rows,
+                              const std::string& baseline);
+
+}  // namespace steepest

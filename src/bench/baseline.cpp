@@ -1,0 +1,137 @@
+#include "steepest/bench/baseline.h"
+
+#include <cmath>
+#include <cstdio>
+#include <limits>
+#include <sstream>
+#include <stdexcept>
+
+namespace steepest {
+namespace {
+
+constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
+
+std::string num(const char* f, double v) {
+  if (!std::isfinite(v)) return "–";
+  char b[64];
+  std::snprintf(b, sizeof(b), f, v);
+  return b;
+}
+
+std::vector<double> as_doubles(const std::vector<int64_t>& v) {
+  return std::vector<double>(v.begin(), v.end());
+}
+
+const RunResult* seed_run(const OptimizerResult& o, int64_t seed) {
+  for (const auto& r : o.seeds)
+    if (r.run.seed == seed && r.status == RunStatus::Done) return &r;
+  return nullptr;
+}
+
+}  // namespace
+
+const OptimizerResult* find_optimizer(const BenchResults& r, const std::string& label) {
+  for (const auto& o : r.optimizers)
+    if (o.optimizer.label == label) return &o;
+  return nullptr;
+}
+
+Interval steps_speedup(const OptimizerResult& base, const OptimizerResult& o, std::mt19937_64& rng,
+                       int resamples, std::string* why) {
+  const size_t nb = base.final_losses.size(), no = o.final_losses.size();
+  if (nb == 0 || no == 0 || base.steps_to_target.size() < nb || o.steps_to_target.size() < no) {
+    if (why)
+      *why = "target reached by " + base.optimizer.label + " on " + std::to_string(base.reached) +
+             "/" + std::to_string(nb) + " seeds, by " + o.optimizer.label + " on " +
+             std::to_string(o.reached) + "/" + std::to_string(no);
+    return {kNaN, kNaN, kNaN};
+  }
+  const auto sb = as_doubles(base.steps_to_target), so = as_doubles(o.steps_to_target);
+  Interval v{mean(sb) / mean(so), kNaN, kNaN};
+  std::vector<double> ratios;
+  for (int r = 0; r < resamples; ++r)
+    ratios.push_back(mean(resampled(sb, rng)) / mean(resampled(so, rng)));
+  std::tie(v.lo, v.hi) = percentile_interval(ratios);
+  if (why) why->clear();
+  return v;
+}
+
+std::vector<AgainstBaseline> compare_to_baseline(const BenchResults& r, const std::string& baseline,
+                                                 int resamples) {
+  const auto* base = find_optimizer(r, baseline);
+  if (base == nullptr || base->final_losses.empty()) {
+    std::string labels;
+    for (const auto& o : r.optimizers) labels += (labels.empty() ? "" : ", ") + o.optimizer.label;
+    throw std::invalid_argument("--baseline '" + baseline + "': " +
+                                (base == nullptr
+                                     ? "no optimizer of that label in '" + r.dir + "'"
+                                     : "it has no finished seed runs in '" + r.dir + "' yet") +
+                                " (labels: " + labels + ")");
+  }
+  std::mt19937_64 rng(20261201);
+  std::vector<AgainstBaseline> out;
+  for (const auto& o : r.optimizers) {
+    if (o.optimizer.label == baseline || o.final_losses.empty()) continue;
+    AgainstBaseline a;
+    a.label = o.optimizer.label;
+    std::vector<double> diffs;
+    for (const auto& b : base->seeds) {
+      if (b.status != RunStatus::Done) continue;
+      if (const auto* mine = seed_run(o, b.run.seed))
+        diffs.push_back(mine->final_val_loss - b.final_val_loss);
+    }
+    a.paired_seeds = static_cast<int>(diffs.size());
+    const double h = ci95_half_width(diffs);
+    a.loss_difference = {mean(diffs), mean(diffs) - h, mean(diffs) + h};
+    a.p_two_sided = two_sided_p_zero_mean(diffs);
+    a.speedup = steps_speedup(*base, o, rng, resamples, &a.speedup_note);
+    out.push_back(a);
+  }
+  return out;
+}
+
+std::vector<std::string> baseline_header(const std::string& baseline) {
+  return {"optimizer", "Δ final val loss vs " + baseline + " (mean, 95% CI)", "seeds",
+          "p (paired t)", "speed-up in steps to target (95% CI)"};
+}
+
+std::vector<std::vector<std::string>> baseline_rows(const std::vector<AgainstBaseline>& rows) {
+  std::vector<std::vector<std::string>> out;
+  for (const auto& a : rows) {
+    const auto& d = a.loss_difference;
+    std::string diff = num("%+.4f", d.value);
+    if (std::isfinite(d.lo)) diff += " (" + num("%+.4f", d.lo) + " … " + num("%+.4f", d.hi) + ")";
+    std::string speed = a.speedup_note;
+    if (std::isfinite(a.speedup.value))
+      speed = num("%.2f", a.speedup.value) + "× (" + num("%.2f", a.speedup.lo) + " … " +
+              num("%.2f", a.speedup.hi) + ")";
+    out.push_back(
+        {a.label, diff, std::to_string(a.paired_seeds), num("%.3g", a.p_two_sided), speed});
+  }
+  return out;
+}
+
+std::string baseline_markdown(const std::vector<AgainstBaseline>& rows,
+                              const std::string& baseline) {
+  std::ostringstream o;
+  o << "## Against " << baseline << "\n\n|";
+  const auto h = baseline_header(baseline);
+  for (const auto& c : h) o << " " << c << " |";
+  o << "\n|";
+  for (size_t i = 0; i < h.size(); ++i) o << "---|";
+  o << "\n";
+  for (const auto& row : baseline_rows(rows)) {
+    o << "|";
+    for (const auto& c : row) o << " " << c << " |";
+    o << "\n";
+  }
+  o << "\nΔ < 0: lower loss than " << baseline
+    << ". Differences are paired by seed (same initialization and batches); CI: Student t, "
+       "95%, over the paired seeds; p: two-sided paired t-test. Speed-up: "
+    << baseline
+    << "'s mean steps to the target over the optimizer's (> 1: fewer steps), 95% percentile "
+       "bootstrap over seeds.\n";
+  return o.str();
+}
+
+}  // namespace steepest
