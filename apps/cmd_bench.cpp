@@ -16,9 +16,9 @@
 namespace steepest::app {
 namespace {
 
-// --target 0 (its default) keeps the suite's own target.
-std::optional<double> target_override(double target) {
-  return target == 0.0 ? std::nullopt : std::optional<double>(target);
+// --target when given (load_bench_results checks the value), else the suite's own.
+std::optional<double> target_override(const CLI::Option* flag, double target) {
+  return flag->count() > 0 ? std::optional<double>(target) : std::nullopt;
 }
 
 // The options `bench` and `sweep` share: the suite, where results go, how many
@@ -96,23 +96,27 @@ void add_report_command(CLI::App& app) {
   auto target = std::make_shared<double>(0.0);
   cmd->add_option("dir", *dir, "results directory of `steepest bench` or `steepest sweep`")
       ->required();
-  cmd->add_option("--baseline", *baseline,
-                  "bench: also compare every optimizer with this one (a label): per-seed "
-                  "difference in final val loss and speed-up in steps to target, 95% intervals");
-  cmd->add_option("--target", *target,
-                  "bench: steps to this val loss instead of the suite's target_val_loss");
-  cmd->callback([dir, baseline, target] {
+  auto* baseline_flag = cmd->add_option(
+      "--baseline", *baseline,
+      "bench: also compare every optimizer with this one (a label): per-seed "
+      "difference in final val loss and speed-up in steps to target, 95% intervals");
+  auto* target_flag = cmd->add_option(
+      "--target", *target, "bench: steps to this val loss instead of the suite's target_val_loss");
+  cmd->callback([dir, baseline, target, baseline_flag, target_flag] {
     const std::string suite = *dir + "/suite.json";
     if (std::ifstream(suite).good() && is_sweep_suite(read_json_file(suite))) {
+      if (baseline_flag->count() + target_flag->count() > 0)
+        throw std::invalid_argument("--baseline and --target apply to `steepest bench` results; '" +
+                                    *dir + "' holds a sweep (its report compares sizes)");
       const auto results = load_sweep_results(*dir);
       for (const auto& f : write_sweep_report(results)) std::printf("wrote %s\n", f.c_str());
       std::cout << sweep_markdown(results);
       return;
     }
-    const auto results = load_bench_results(*dir, target_override(*target));
+    const auto results = load_bench_results(*dir, target_override(target_flag, *target));
     for (const auto& f : write_report(results, *baseline)) std::printf("wrote %s\n", f.c_str());
     std::cout << summary_markdown(results);
-    if (!baseline->empty())
+    if (!baseline->empty())  // the same table as report.md's (the bootstrap's RNG is seeded)
       std::cout << "\n" << baseline_markdown(compare_to_baseline(results, *baseline), *baseline);
   });
 }
@@ -130,14 +134,21 @@ void add_compare_scales_command(CLI::App& app) {
   auto baseline = std::make_shared<std::string>("adamw");
   auto target = std::make_shared<double>(0.0);
   cmd->add_option("--out", *out, "also write the tables to this markdown file");
-  cmd->add_option("--baseline", *baseline, "speed-ups over this optimizer (a label)")
-      ->capture_default_str();
-  cmd->add_option("--target", *target,
-                  "steps to this val loss at every scale instead of each suite's own target");
-  cmd->callback([dirs, out, baseline, target] {
+  auto* baseline_flag = cmd->add_option("--baseline", *baseline,
+                                        "speed-ups over this optimizer (a label; default adamw "
+                                        "when every scale has it)");
+  auto* target_flag =
+      cmd->add_option("--target", *target,
+                      "steps to this val loss at every scale instead of each suite's own target");
+  cmd->callback([dirs, out, baseline, target, baseline_flag, target_flag] {
     std::vector<BenchResults> scales;
-    for (const auto& d : *dirs) scales.push_back(load_bench_results(d, target_override(*target)));
-    const auto c = compare_scales(scales, 2000, *baseline);
+    for (const auto& d : *dirs)
+      scales.push_back(load_bench_results(d, target_override(target_flag, *target)));
+    std::string base = *baseline;
+    if (baseline_flag->count() == 0)  // the default: no speed-up table when a scale lacks adamw
+      for (const auto& s : scales)
+        if (find_optimizer(s, base) == nullptr) base.clear();
+    const auto c = compare_scales(scales, 2000, base);
     std::cout << scales_markdown(c);
     if (!out->empty()) {
       write_scales_markdown(c, *out);

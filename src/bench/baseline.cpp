@@ -59,7 +59,12 @@ Interval steps_speedup(const OptimizerResult& base, const OptimizerResult& o, st
 std::vector<AgainstBaseline> compare_to_baseline(const BenchResults& r, const std::string& baseline,
                                                  int resamples) {
   const auto* base = find_optimizer(r, baseline);
-  if (base == nullptr || base->final_losses.empty()) {
+  auto finished = [](const OptimizerResult& o) {
+    for (const auto& run : o.seeds)
+      if (run.status == RunStatus::Done) return true;
+    return false;
+  };
+  if (base == nullptr || !finished(*base)) {
     std::string labels;
     for (const auto& o : r.optimizers) labels += (labels.empty() ? "" : ", ") + o.optimizer.label;
     throw std::invalid_argument("--baseline '" + baseline + "': " +
@@ -74,6 +79,7 @@ std::vector<AgainstBaseline> compare_to_baseline(const BenchResults& r, const st
     if (o.optimizer.label == baseline || o.final_losses.empty()) continue;
     AgainstBaseline a;
     a.label = o.optimizer.label;
+    for (const auto& run : o.seeds) a.failed_seeds += run.status == RunStatus::Failed;
     std::vector<double> diffs;
     for (const auto& b : base->seeds) {
       if (b.status != RunStatus::Done) continue;
@@ -105,10 +111,21 @@ std::vector<std::vector<std::string>> baseline_rows(const std::vector<AgainstBas
     if (std::isfinite(a.speedup.value))
       speed = num("%.2f", a.speedup.value) + "× (" + num("%.2f", a.speedup.lo) + " … " +
               num("%.2f", a.speedup.hi) + ")";
-    out.push_back(
-        {a.label, diff, std::to_string(a.paired_seeds), num("%.3g", a.p_two_sided), speed});
+    std::string seeds = std::to_string(a.paired_seeds);
+    if (a.failed_seeds > 0) seeds += " (" + std::to_string(a.failed_seeds) + " failed)";
+    out.push_back({a.label, diff, seeds, num("%.3g", a.p_two_sided), speed});
   }
   return out;
+}
+
+std::string baseline_note(const std::string& baseline) {
+  return "Δ < 0: lower loss than " + baseline +
+         ". Differences are paired by seed (same initialization and batches) over the seeds "
+         "both finished; failed runs are counted, not paired. CI: Student t, 95%; p: two-sided "
+         "paired t-test. Speed-up: " +
+         baseline +
+         "'s mean steps to the target over the optimizer's (> 1: fewer steps), over every seed "
+         "each finished, 95% percentile bootstrap resampling each side's seeds.";
 }
 
 std::string baseline_markdown(const std::vector<AgainstBaseline>& rows,
@@ -125,12 +142,7 @@ std::string baseline_markdown(const std::vector<AgainstBaseline>& rows,
     for (const auto& c : row) o << " " << c << " |";
     o << "\n";
   }
-  o << "\nΔ < 0: lower loss than " << baseline
-    << ". Differences are paired by seed (same initialization and batches); CI: Student t, "
-       "95%, over the paired seeds; p: two-sided paired t-test. Speed-up: "
-    << baseline
-    << "'s mean steps to the target over the optimizer's (> 1: fewer steps), 95% percentile "
-       "bootstrap over seeds.\n";
+  o << "\n" << baseline_note(baseline) << "\n";
   return o.str();
 }
 

@@ -164,6 +164,13 @@ std::string summary_markdown(const BenchResults& r) {
 }
 
 std::string report_html(const BenchResults& r, const std::string& baseline) {
+  return report_html(
+      r, baseline,
+      baseline.empty() ? std::vector<AgainstBaseline>{} : compare_to_baseline(r, baseline));
+}
+
+std::string report_html(const BenchResults& r, const std::string& baseline,
+                        const std::vector<AgainstBaseline>& against) {
   const auto& s = r.suite;
   std::vector<detail::ChartSeries> loss, lr, cost;
   double worst_best = 0, lowest = std::numeric_limits<double>::infinity();
@@ -263,15 +270,12 @@ std::string report_html(const BenchResults& r, const std::string& baseline) {
     o << "<h2>Against " << xml_escape(baseline) << "</h2>\n<table id=\"baseline\"><tr>";
     for (const auto& h : baseline_header(baseline)) o << "<th>" << xml_escape(h) << "</th>";
     o << "</tr>\n";
-    for (const auto& row : baseline_rows(compare_to_baseline(r, baseline))) {
+    for (const auto& row : baseline_rows(against)) {
       o << "<tr>";
       for (const auto& c : row) o << "<td>" << xml_escape(c) << "</td>";
       o << "</tr>\n";
     }
-    o << "</table>\n<p>Δ &lt; 0: lower loss than " << xml_escape(baseline)
-      << "; paired by seed, Student-t 95% CI, two-sided paired t-test. Speed-up: "
-      << xml_escape(baseline)
-      << "'s mean steps to the target over the optimizer's, 95% percentile bootstrap.</p>\n";
+    o << "</table>\n<p>" << xml_escape(baseline_note(baseline)) << "</p>\n";
   }
   for (const auto* c : {&c1, &c2, &c3})
     o << "<figure>\n" << detail::render_svg(*c) << "</figure>\n";

@@ -3,6 +3,7 @@
 #include "steepest/bench/lr_search.h"
 
 #include <cmath>
+#include <cstdio>
 #include <filesystem>
 #include <limits>
 #include <stdexcept>
@@ -127,9 +128,12 @@ BenchResults load_bench_results(const std::string& dir, std::optional<double> ta
   res.dir = dir;
   res.suite = suite_from_json(read_json_file(suite_path.string()), suite_path.string());
   if (target_val_loss) {
-    if (!std::isfinite(*target_val_loss) || *target_val_loss <= 0)
-      throw std::invalid_argument("--target must be a positive val loss, got " +
-                                  std::to_string(*target_val_loss));
+    if (!std::isfinite(*target_val_loss) || *target_val_loss <= 0) {
+      char got[64];
+      std::snprintf(got, sizeof(got), "%g", *target_val_loss);
+      throw std::invalid_argument(std::string("--target must be a positive val loss, got ") + got +
+                                  " (e.g. --target 1.6)");
+    }
     res.suite.target_val_loss = *target_val_loss;
   }
   const auto& s = res.suite;

@@ -91,7 +91,14 @@ ScaleComparison compare_scales(const std::vector<BenchResults>& scales, int resa
     }
 
   c.baseline = baseline;
-  if (std::find(c.labels.begin(), c.labels.end(), baseline) == c.labels.end()) return c;
+  if (baseline.empty()) return c;
+  if (std::find(c.labels.begin(), c.labels.end(), baseline) == c.labels.end()) {
+    std::string labels;
+    for (const auto& l : c.labels) labels += (labels.empty() ? "" : ", ") + l;
+    throw std::invalid_argument("--baseline '" + baseline +
+                                "': not among the optimizers finished at every scale (" + labels +
+                                ")");
+  }
   for (const auto& l : c.labels) {
     if (l == baseline) continue;
     SpeedUp s{l, {}, {}};

@@ -86,6 +86,13 @@ execute_process(COMMAND ${EXE} report results --baseline nadam WORKING_DIRECTORY
 if(rc EQUAL 0 OR NOT err MATCHES "nadam" OR NOT err MATCHES "stiefel-polar")
   message(FATAL_ERROR "an unknown --baseline was not named with the labels: ${err}")
 endif()
+foreach(bad 0 -1)
+  execute_process(COMMAND ${EXE} report results --target ${bad} WORKING_DIRECTORY ${WORK}
+                  RESULT_VARIABLE rc OUTPUT_QUIET ERROR_VARIABLE err)
+  if(rc EQUAL 0 OR NOT err MATCHES "--target must be a positive val loss")
+    message(FATAL_ERROR "report --target ${bad} was not refused by name: ${err}")
+  endif()
+endforeach()
 run_ok(${EXE} compare-scales results results --baseline muon --target 4.0)
 if(NOT OUT MATCHES "Speed-up over muon")
   message(FATAL_ERROR "compare-scales --baseline muon:\n${OUT}")

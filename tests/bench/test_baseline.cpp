@@ -11,7 +11,8 @@ namespace steepest {
 namespace {
 
 // An optimizer whose seed runs (seeds 1, 2, …) ended at `losses` and reached
-// the target at `steps` (0: not reached); NaN loss: that seed never finished.
+// the target at `steps` (0: not reached); NaN loss: that seed never finished;
+// infinite loss: it failed (diverged), stored as the results loader does.
 OptimizerResult result(const std::string& label, const std::vector<double>& losses,
                        const std::vector<int64_t>& steps) {
   OptimizerResult o;
@@ -23,7 +24,7 @@ OptimizerResult result(const std::string& label, const std::vector<double>& loss
       o.seeds.push_back(r);  // Missing
       continue;
     }
-    r.status = RunStatus::Done;
+    r.status = std::isinf(losses[i]) ? RunStatus::Failed : RunStatus::Done;
     r.final_val_loss = losses[i];
     if (steps[i] > 0) {
       r.steps_to_target = steps[i];
@@ -94,8 +95,47 @@ TEST(AgainstBaseline, OneSeedHasNoIntervalAndBadBaselinesAreNamed) {
     EXPECT_NE(what.find("'adamw'"), std::string::npos) << what;
     EXPECT_NE(what.find("labels: muon, x"), std::string::npos) << what;
   }
-  const auto unfinished = suite_of({result("muon", {NAN}, {0}), result("x", {1.4}, {100})});
-  EXPECT_THROW(compare_to_baseline(unfinished, "muon"), std::invalid_argument);
+  // A baseline whose runs all failed or never finished cannot be compared with.
+  for (double loss : {NAN, INFINITY}) {
+    const auto broken = suite_of({result("muon", {loss}, {0}), result("x", {1.4}, {100})});
+    try {
+      compare_to_baseline(broken, "muon");
+      FAIL() << "a baseline without a finished run was accepted";
+    } catch (const std::invalid_argument& e) {
+      EXPECT_NE(std::string(e.what()).find("no finished seed runs"), std::string::npos) << e.what();
+    }
+  }
+}
+
+TEST(AgainstBaseline, FailedSeedsAreCountedNotPaired) {
+  // x diverged on seed 2: paired on seeds 1 and 3 only, the failure shown.
+  const auto r = suite_of({result("muon", {1.5, 1.6, 1.5}, {200, 200, 200}),
+                           result("x", {1.4, INFINITY, 1.3}, {100, 0, 100})});
+  const auto rows = compare_to_baseline(r, "muon", 200);
+  ASSERT_EQ(rows.size(), 1u);
+  EXPECT_EQ(rows[0].paired_seeds, 2);
+  EXPECT_EQ(rows[0].failed_seeds, 1);
+  EXPECT_NEAR(rows[0].loss_difference.value, -0.15, 1e-12);
+  EXPECT_TRUE(std::isnan(rows[0].speedup.value));  // a failed seed never reached the target
+  EXPECT_EQ(baseline_rows(rows)[0][2], "2 (1 failed)");
+}
+
+TEST(AgainstBaseline, SpeedUpIntervalSpansTheSeedSpread) {
+  // Steps 100/200/300 against 100/100/100: the ratio is 2, and resampling
+  // the baseline's seeds moves it between 1 (all 100) and 3 (all 300).
+  const auto r = suite_of({result("base", {1.6, 1.6, 1.6}, {100, 200, 300}),
+                           result("x", {1.5, 1.5, 1.5}, {100, 100, 100})});
+  const auto rows = compare_to_baseline(r, "base", 2000);
+  ASSERT_EQ(rows.size(), 1u);
+  const auto& v = rows[0].speedup;
+  EXPECT_DOUBLE_EQ(v.value, 2.0);
+  EXPECT_GE(v.lo, 1.0);
+  EXPECT_LT(v.lo, 1.5);
+  EXPECT_GT(v.hi, 2.5);
+  EXPECT_LE(v.hi, 3.0);
+  // The same difference (−0.1) on every seed: no spread, so the test rejects 0.
+  EXPECT_NEAR(rows[0].loss_difference.value, -0.1, 1e-12);
+  EXPECT_LT(rows[0].p_two_sided, 1e-6);
 }
 
 }  // namespace

@@ -72,6 +72,30 @@ TEST(CompareScales, RanksSpeedUpsAndTheirIntervals) {
   EXPECT_NE(md.find("3.00× (3.00 … 3.00)"), std::string::npos) << md;
 }
 
+// Speed-ups over another optimizer: lion over muon, 100/200 = 0.5 at the small
+// scale; a baseline missing from the scales is named with the labels there.
+TEST(CompareScales, SpeedUpsOverAnotherBaseline) {
+  const auto small = scale(
+      "small", {result("adamw", {2.0, 2.1}, {300, 300}), result("muon", {1.5, 1.6}, {100, 100}),
+                result("lion", {1.9, 1.95}, {200, 200})});
+  const auto large = scale(
+      "large", {result("adamw", {1.8, 1.85}, {400, 400}), result("muon", {1.4, 1.45}, {200, 200}),
+                result("lion", {1.7, 1.75}, {300, 300})});
+  const auto c = compare_scales({small, large}, 100, "muon");
+  EXPECT_EQ(c.baseline, "muon");
+  ASSERT_EQ(c.speedups.size(), 2u);
+  EXPECT_EQ(c.speedups[1].label, "lion");
+  EXPECT_DOUBLE_EQ(c.speedups[1].by_scale[0].value, 0.5);
+  EXPECT_NE(scales_markdown(c).find("Speed-up over muon"), std::string::npos);
+  EXPECT_TRUE(compare_scales({small, large}, 100, "").speedups.empty());
+  try {
+    compare_scales({small, large}, 100, "nadam");
+    FAIL() << "a missing baseline was accepted";
+  } catch (const std::invalid_argument& e) {
+    EXPECT_NE(std::string(e.what()).find("adamw, muon, lion"), std::string::npos) << e.what();
+  }
+}
+
 TEST(CompareScales, NeedsTwoScalesAndSharedOptimizers) {
   const auto one = scale("a", {result("adamw", {2.0}, {}), result("muon", {1.5}, {})});
   EXPECT_THROW(compare_scales({one}), std::invalid_argument);

@@ -26,6 +26,7 @@ Interval steps_speedup(const OptimizerResult& base, const OptimizerResult& o, st
 struct AgainstBaseline {
   std::string label;
   int paired_seeds = 0;      // seeds on which both finished
+  int failed_seeds = 0;      // this optimizer's seed runs that diverged or failed
   Interval loss_difference;  // mean of (this − baseline) final val loss over those
                              // seeds, Student-t 95% interval (paired by seed)
   double p_two_sided = 0;    // paired t-test of a zero mean difference
@@ -33,15 +34,19 @@ struct AgainstBaseline {
   std::string speedup_note;  // why there is no speed-up figure, or ""
 };
 
-// Every other optimizer with finished seed runs against `baseline`; throws
+// Every other optimizer with seed runs against `baseline` (one with only
+// failed runs gets a row of dashes and its failure count); throws
 // std::invalid_argument naming the labels when `baseline` is not in the suite
-// or has no finished seed runs.
+// or none of its seed runs finished.
 std::vector<AgainstBaseline> compare_to_baseline(const BenchResults& r, const std::string& baseline,
                                                  int resamples = 2000);
 
 // The table's header and rows, for Markdown and HTML alike.
 std::vector<std::string> baseline_header(const std::string& baseline);
 std::vector<std::vector<std::string>> baseline_rows(const std::vector<AgainstBaseline>& rows);
+
+// How to read the table (plain text, one paragraph).
+std::string baseline_note(const std::string& baseline);
 
 // A Markdown section: a heading line, the table and how to read it.
 std::string baseline_markdown(const std::vector<AgainstBaseline>& rows,

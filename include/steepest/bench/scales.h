@@ -36,14 +36,15 @@ struct ScaleComparison {
   std::vector<std::vector<double>> mean_loss;  // [scale][optimizer]
   std::vector<ScalePair> pairs;
   std::string baseline;           // the speed-ups' reference optimizer
-  std::vector<SpeedUp> speedups;  // empty when the baseline is not at every scale
+  std::vector<SpeedUp> speedups;  // empty without a baseline
 };
 
 // Compares results directories (each a bench suite of the same optimizers at
 // one scale). Intervals: percentile bootstrap over seeds (each optimizer's
 // seed runs resampled with replacement, `resamples` times, fixed RNG seed),
 // so they say how much the ranking and the speed-ups depend on the seeds.
-// Speed-ups are over `baseline` (a label; AdamW by default).
+// Speed-ups are over `baseline` (a label; AdamW by default; "" for none),
+// which must be among the optimizers finished at every scale.
 // Throws std::invalid_argument when fewer than two scales or optimizers are shared.
 ScaleComparison compare_scales(const std::vector<BenchResults>& scales, int resamples = 2000,
                                const std::string& baseline = "adamw");
