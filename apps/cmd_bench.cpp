@@ -114,10 +114,12 @@ void add_report_command(CLI::App& app) {
       return;
     }
     const auto results = load_bench_results(*dir, target_override(target_flag, *target));
-    for (const auto& f : write_report(results, *baseline)) std::printf("wrote %s\n", f.c_str());
+    const auto against = baseline->empty() ? std::vector<AgainstBaseline>{}
+                                           : compare_to_baseline(results, *baseline);
+    for (const auto& f : write_report(results, *baseline, against))
+      std::printf("wrote %s\n", f.c_str());
     std::cout << summary_markdown(results);
-    if (!baseline->empty())  // the same table as report.md's (the bootstrap's RNG is seeded)
-      std::cout << "\n" << baseline_markdown(compare_to_baseline(results, *baseline), *baseline);
+    if (!baseline->empty()) std::cout << "\n" << baseline_markdown(against, *baseline);
   });
 }
 
@@ -146,8 +148,10 @@ void add_compare_scales_command(CLI::App& app) {
       scales.push_back(load_bench_results(d, target_override(target_flag, *target)));
     std::string base = *baseline;
     if (baseline_flag->count() == 0)  // the default: no speed-up table when a scale lacks adamw
-      for (const auto& s : scales)
-        if (find_optimizer(s, base) == nullptr) base.clear();
+      for (const auto& s : scales) {
+        const auto* b = find_optimizer(s, base);
+        if (b == nullptr || b->final_losses.empty()) base.clear();  // compare_scales' "finished"
+      }
     const auto c = compare_scales(scales, 2000, base);
     std::cout << scales_markdown(c);
     if (!out->empty()) {

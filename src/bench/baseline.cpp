@@ -1,9 +1,9 @@
 #include "steepest/bench/baseline.h"
 
+#include "bench/table_text.h"
+
 #include <cmath>
-#include <cstdio>
 #include <limits>
-#include <sstream>
 #include <stdexcept>
 
 namespace steepest {
@@ -11,12 +11,7 @@ namespace {
 
 constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
 
-std::string num(const char* f, double v) {
-  if (!std::isfinite(v)) return "–";
-  char b[64];
-  std::snprintf(b, sizeof(b), f, v);
-  return b;
-}
+using detail::number_text;
 
 std::vector<double> as_doubles(const std::vector<int64_t>& v) {
   return std::vector<double>(v.begin(), v.end());
@@ -105,15 +100,16 @@ std::vector<std::vector<std::string>> baseline_rows(const std::vector<AgainstBas
   std::vector<std::vector<std::string>> out;
   for (const auto& a : rows) {
     const auto& d = a.loss_difference;
-    std::string diff = num("%+.4f", d.value);
-    if (std::isfinite(d.lo)) diff += " (" + num("%+.4f", d.lo) + " … " + num("%+.4f", d.hi) + ")";
+    std::string diff = number_text("%+.4f", d.value);
+    if (std::isfinite(d.lo))
+      diff += " (" + number_text("%+.4f", d.lo) + " … " + number_text("%+.4f", d.hi) + ")";
     std::string speed = a.speedup_note;
     if (std::isfinite(a.speedup.value))
-      speed = num("%.2f", a.speedup.value) + "× (" + num("%.2f", a.speedup.lo) + " … " +
-              num("%.2f", a.speedup.hi) + ")";
+      speed = number_text("%.2f", a.speedup.value) + "× (" + number_text("%.2f", a.speedup.lo) +
+              " … " + number_text("%.2f", a.speedup.hi) + ")";
     std::string seeds = std::to_string(a.paired_seeds);
     if (a.failed_seeds > 0) seeds += " (" + std::to_string(a.failed_seeds) + " failed)";
-    out.push_back({a.label, diff, seeds, num("%.3g", a.p_two_sided), speed});
+    out.push_back({a.label, diff, seeds, number_text("%.3g", a.p_two_sided), speed});
   }
   return out;
 }
@@ -130,20 +126,9 @@ std::string baseline_note(const std::string& baseline) {
 
 std::string baseline_markdown(const std::vector<AgainstBaseline>& rows,
                               const std::string& baseline) {
-  std::ostringstream o;
-  o << "## Against " << baseline << "\n\n|";
-  const auto h = baseline_header(baseline);
-  for (const auto& c : h) o << " " << c << " |";
-  o << "\n|";
-  for (size_t i = 0; i < h.size(); ++i) o << "---|";
-  o << "\n";
-  for (const auto& row : baseline_rows(rows)) {
-    o << "|";
-    for (const auto& c : row) o << " " << c << " |";
-    o << "\n";
-  }
-  o << "\n" << baseline_note(baseline) << "\n";
-  return o.str();
+  return "## Against " + baseline + "\n\n" +
+         detail::markdown_table(baseline_header(baseline), baseline_rows(rows)) + "\n" +
+         baseline_note(baseline) + "\n";
 }
 
 }  // namespace steepest

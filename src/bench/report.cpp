@@ -13,6 +13,7 @@
 
 #include "bench/spectra_report.h"
 #include "bench/svg_chart.h"
+#include "bench/table_text.h"
 #include "steepest/bench/baseline.h"
 #include "util/atomic_file.h"
 
@@ -25,10 +26,7 @@ using detail::html_page_head;
 using detail::xml_escape;
 
 std::string f(const char* fmt, double v) {
-  if (!std::isfinite(v)) return std::isnan(v) ? "–" : (v > 0 ? "inf" : "-inf");
-  char b[64];
-  std::snprintf(b, sizeof(b), fmt, v);
-  return b;
+  return detail::number_text(fmt, v);
 }
 
 std::string pm(double m, double ci, const char* fmt) {
@@ -148,19 +146,9 @@ std::string today() {
 }  // namespace
 
 std::string summary_markdown(const BenchResults& r) {
-  std::ostringstream o;
-  const auto h = header();
-  o << "|";
-  for (const auto& c : h) o << " " << c << " |";
-  o << "\n|";
-  for (size_t i = 0; i < h.size(); ++i) o << "---|";
-  o << "\n";
-  for (const auto& row : summary_rows(r)) {
-    o << "|";
-    for (const auto& c : row.cells) o << " " << c << " |";
-    o << "\n";
-  }
-  return o.str();
+  std::vector<std::vector<std::string>> cells;
+  for (const auto& row : summary_rows(r)) cells.push_back(row.cells);
+  return detail::markdown_table(header(), cells);
 }
 
 std::string report_html(const BenchResults& r, const std::string& baseline) {
@@ -309,6 +297,13 @@ std::string report_html(const BenchResults& r, const std::string& baseline,
 }
 
 std::vector<std::string> write_report(const BenchResults& r, const std::string& baseline) {
+  return write_report(
+      r, baseline,
+      baseline.empty() ? std::vector<AgainstBaseline>{} : compare_to_baseline(r, baseline));
+}
+
+std::vector<std::string> write_report(const BenchResults& r, const std::string& baseline,
+                                      const std::vector<AgainstBaseline>& against) {
   const fs::path dir = r.dir;
   auto write = [](const fs::path& p, const std::string& text) {
     detail::write_file_atomically(p, text);
@@ -319,9 +314,9 @@ std::vector<std::string> write_report(const BenchResults& r, const std::string& 
      << budget_text(r) << "\n\n"
      << summary_markdown(r)
      << "\np(mean < target): one-sided one-sample t-test over seeds; CI: Student t, 95%.\n";
-  if (!baseline.empty())
-    md << "\n" << baseline_markdown(compare_to_baseline(r, baseline), baseline);
-  return {write(dir / "report.html", report_html(r, baseline)), write(dir / "report.md", md.str())};
+  if (!baseline.empty()) md << "\n" << baseline_markdown(against, baseline);
+  return {write(dir / "report.html", report_html(r, baseline, against)),
+          write(dir / "report.md", md.str())};
 }
 
 }  // namespace steepest

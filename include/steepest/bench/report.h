@@ -23,5 +23,8 @@ std::string report_html(const BenchResults& results, const std::string& baseline
 // Writes <dir>/report.html and <dir>/report.md (tmp + rename); returns their paths.
 std::vector<std::string> write_report(const BenchResults& results,
                                       const std::string& baseline = "");
+// The same with the comparison already computed (compare_to_baseline).
+std::vector<std::string> write_report(const BenchResults& results, const std::string& baseline,
+                                      const std::vector<AgainstBaseline>& against);
 
 }  // namespace steepest
