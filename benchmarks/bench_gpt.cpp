@@ -1,7 +1,8 @@
 // GPT training-step benchmarks at the shapes: 4 layers, 4 heads,
 // 128 wide, vocab 256, ctx 128, fp32.
 //
-//   bench_gpt [--threads N] [--intra-op K] [--malloc-default] [--muon-dtype auto|fp32|bf16]
+//   bench_gpt [--threads N] [--intra-op K] [--gemm onednn|onednn-sgemm|libtorch]
+//             [--malloc-default] [--muon-dtype auto|fp32|bf16]
 //             [--profile TRACE.json | --profile-hybrid TRACE.json |
 //              --profile-optimizer TRACE.json] [google-benchmark flags]
 // --threads N gives OpenBLAS N threads and libtorch's intra-op pool K (default:

@@ -7,6 +7,7 @@
 #include <set>
 #include <unordered_map>
 
+#include "optim/fused_adamw.h"
 #include "steepest/optim/sharded.h"
 
 namespace steepest {
@@ -156,7 +157,9 @@ void HybridOptimizer::build(const std::vector<NamedParameter>& params,
   if (!to_adamw.empty()) {
     std::vector<at::Tensor> t;
     for (const auto& np : to_adamw) t.push_back(np.second);
-    auto adamw = std::make_unique<torch::optim::AdamW>(t, options_.adamw);
+    std::unique_ptr<torch::optim::AdamW> adamw =
+        options_.fused_adamw ? std::make_unique<detail::FusedAdamW>(t, options_.adamw)
+                             : std::make_unique<torch::optim::AdamW>(t, options_.adamw);
     adamw_ = adamw.get();
     parts.push_back({"adamw", std::move(adamw)});
   }

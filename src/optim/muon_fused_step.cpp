@@ -71,40 +71,45 @@ STEEPEST_INLINE void store_short_side(const float* __restrict src, float scale, 
           store(src[r * n + c] * scale, out + c * m + r);
 }
 
-// Pass 1 of one matrix: momentum, then u / (‖u‖_F·safety + eps) into `out`.
-template <typename Out>
-STEEPEST_INLINE void normalize_one(const FusedMatrix& it, float mu, bool nesterov, double safety,
-                                   double eps, Out* out) {
-  const int64_t m = it.p.size(0), n = it.p.size(1), size = m * n;
-  const float* __restrict g = it.g.data_ptr<float>();
-  float* __restrict u = scratch(size);
-  if (!it.buf.defined()) {
-    std::memcpy(u, g, sizeof(float) * size);
-  } else {
-    float* __restrict buf = it.buf.data_ptr<float>();
-    const float one_minus_mu = 1.0f - mu;
-    if (nesterov) {
-      for (int64_t i = 0; i < size; ++i) {
-        buf[i] = lerp(buf[i], g[i], one_minus_mu);
-        u[i] = lerp(g[i], buf[i], mu);
-      }
-    } else {
-      for (int64_t i = 0; i < size; ++i) u[i] = buf[i] = lerp(buf[i], g[i], one_minus_mu);
-    }
+constexpr int64_t kLanes = 16, kBlock = 1024;  // partial sums that vectorize; blocks add in double
+
+// Eight fp32 lanes (GCC vector extension: AVX in the x86-64-v3 clone, pairs
+// of SSE ops in the baseline); the auto-vectorizer leaves max-reductions scalar.
+typedef float Lanes8 __attribute__((vector_size(32)));
+typedef int32_t Bits8 __attribute__((vector_size(32)));
+
+// max|u| and Σu² of u[begin, end), accumulated into *amax and *sumsq.
+STEEPEST_INLINE void add_max_and_squares(const float* __restrict u, int64_t begin, int64_t end,
+                                         float* amax, double* sumsq) {
+  Lanes8 max0 = {}, max1 = {}, sq0 = {}, sq1 = {};
+  int64_t i = begin;
+  for (; i + kLanes <= end; i += kLanes) {
+    Lanes8 a, b;
+    std::memcpy(&a, u + i, sizeof a);
+    std::memcpy(&b, u + i + 8, sizeof b);
+    const Lanes8 abs_a = (Lanes8)((Bits8)a & 0x7fffffff), abs_b = (Lanes8)((Bits8)b & 0x7fffffff);
+    max0 = max0 > abs_a ? max0 : abs_a;
+    max1 = max1 > abs_b ? max1 : abs_b;
+    sq0 += a * a;
+    sq1 += b * b;
   }
-  // ‖u‖ of u/max|u|, as frobenius_normalize computes it: squares of fp32
-  // entries near 1e38 would overflow. 16 partial sums per block of 1024 keep
-  // the loops vectorizable; blocks add up in double.
-  constexpr int64_t kLanes = 16, kBlock = 1024;
-  float lane_max[kLanes] = {};
-  int64_t i = 0;
-  for (; i + kLanes <= size; i += kLanes)
-    for (int64_t j = 0; j < kLanes; ++j) lane_max[j] = std::max(lane_max[j], std::abs(u[i + j]));
-  float amax = 0.0f;
-  for (; i < size; ++i) amax = std::max(amax, std::abs(u[i]));
-  for (int64_t j = 0; j < kLanes; ++j) amax = std::max(amax, lane_max[j]);
-  const double max_scale = amax > 0.0f && std::isfinite(amax) ? amax : 1.0;
-  const float inv_max = static_cast<float>(1.0 / max_scale);
+  float m = *amax;
+  double sum = 0.0;
+  for (int j = 0; j < 8; ++j) {
+    m = std::max({m, max0[j], max1[j]});
+    sum += static_cast<double>(sq0[j]) + sq1[j];
+  }
+  for (; i < end; ++i) {
+    m = std::max(m, std::abs(u[i]));
+    sum += static_cast<double>(u[i]) * u[i];
+  }
+  *amax = m;
+  *sumsq += sum;
+}
+
+// Σ(u/M)² for M = 1/inv_max: the slow path for entries whose squares leave
+// fp32's normal range.
+STEEPEST_INLINE double scaled_squares(const float* __restrict u, int64_t size, float inv_max) {
   double sumsq = 0.0;
   for (int64_t b = 0; b < size; b += kBlock) {
     float lane[kLanes] = {};
@@ -118,8 +123,48 @@ STEEPEST_INLINE void normalize_one(const FusedMatrix& it, float mu, bool nestero
     for (; k < end; ++k) lane[0] += (u[k] * inv_max) * (u[k] * inv_max);
     for (int64_t j = 0; j < kLanes; ++j) sumsq += lane[j];
   }
-  // u/M / (‖u/M‖·safety + eps/M) = u / (‖u‖·safety + eps) for M = max|u|.
-  const double scale = 1.0 / max_scale / (std::sqrt(sumsq) * safety + eps / max_scale);
+  return sumsq;
+}
+
+// Pass 1 of one matrix: momentum, then u / (‖u‖_F·safety + eps) into `out`.
+// One sweep updates the momentum and gathers max|u| and Σu² block by block
+// (while the block is in L1); a second writes the scaled short-side layout.
+template <typename Out>
+STEEPEST_INLINE void normalize_one(const FusedMatrix& it, float mu, bool nesterov, double safety,
+                                   double eps, Out* out) {
+  const int64_t m = it.p.size(0), n = it.p.size(1), size = m * n;
+  const float* __restrict g = it.g.data_ptr<float>();
+  float* __restrict u = scratch(size);
+  float* __restrict buf = it.buf.defined() ? it.buf.data_ptr<float>() : nullptr;
+  const float one_minus_mu = 1.0f - mu;
+  float amax = 0.0f;
+  double sumsq = 0.0;
+  for (int64_t b = 0; b < size; b += kBlock) {
+    const int64_t end = std::min(b + kBlock, size);
+    if (buf == nullptr) {
+      std::memcpy(u + b, g + b, sizeof(float) * (end - b));
+    } else if (nesterov) {
+      for (int64_t i = b; i < end; ++i) {
+        buf[i] = lerp(buf[i], g[i], one_minus_mu);
+        u[i] = lerp(g[i], buf[i], mu);
+      }
+    } else {
+      for (int64_t i = b; i < end; ++i) u[i] = buf[i] = lerp(buf[i], g[i], one_minus_mu);
+    }
+    add_max_and_squares(u, b, end, &amax, &sumsq);
+  }
+  // Squares overflow fp32 near 1e19 (caught as a non-finite sum) and turn
+  // subnormal below ~1e-19, where they lose digits: when max|u| ≤ 1e-12 the
+  // entries that still matter may be there. Then ‖u‖ = M·‖u/M‖ for
+  // M = max|u|, as frobenius_normalize computes it.
+  const bool extreme = std::isfinite(amax) && amax > 0.0f &&
+                       (amax >= 1e18f || amax <= 1e-12f || !std::isfinite(sumsq));
+  double scale = 1.0 / (std::sqrt(sumsq) * safety + eps);
+  if (extreme) {
+    const double max_scale = amax;
+    const double scaled = scaled_squares(u, size, static_cast<float>(1.0 / max_scale));
+    scale = 1.0 / max_scale / (std::sqrt(scaled) * safety + eps / max_scale);
+  }
   store_short_side(u, static_cast<float>(scale), m, n, out);
 }
 

@@ -47,6 +47,14 @@ bool is_run_file(const fs::path& p) {
 
 bool is_steepest_run(const fs::path& dir) {
   std::error_code ec;
+  // A trainer killed between creating metrics.jsonl and renaming its
+  // config.json into place leaves an empty metrics.jsonl (and perhaps a
+  // config.json.tmp) and nothing else of a run's: ours, and nothing to lose.
+  bool only_empty_metrics =
+      fs::exists(dir / "metrics.jsonl", ec) && fs::file_size(dir / "metrics.jsonl", ec) == 0 && !ec;
+  for (const auto& e : fs::directory_iterator(dir, ec))
+    if (is_run_file(e.path()) && e.path().filename() != "metrics.jsonl") only_empty_metrics = false;
+  if (only_empty_metrics && !ec) return true;  // a directory we could not list is not ours
   if (!fs::exists(dir / "metrics.jsonl", ec) || !fs::exists(dir / "config.json", ec)) return false;
   try {
     train_config_from_json(read_json_file((dir / "config.json").string()));

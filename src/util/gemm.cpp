@@ -8,6 +8,7 @@
 
 #include "steepest/util/gemm_backend.h"
 #include "util/loaded_symbol.h"
+#include "util/onednn_matmul.h"
 
 namespace steepest {
 namespace {
@@ -27,6 +28,11 @@ std::atomic<GemmBackend> g_backend{GemmBackend::Auto};
 
 bool use_dnnl() {
   return g_backend.load(std::memory_order_relaxed) != GemmBackend::Aten && dnnl() != nullptr;
+}
+
+bool use_dnnl_matmul() {
+  const GemmBackend b = g_backend.load(std::memory_order_relaxed);
+  return (b == GemmBackend::Auto || b == GemmBackend::Dnnl) && detail::onednn_matmul_available();
 }
 
 // One operand as oneDNN sees it: transposed or not, and its leading dimension.
@@ -73,8 +79,13 @@ bool dnnl_sgemm_available() {
   return dnnl() != nullptr;
 }
 
+bool dnnl_matmul_available() {
+  return detail::onednn_matmul_available();
+}
+
 std::string gemm_backend_name() {
-  return use_dnnl() ? "onednn" : "libtorch";
+  if (use_dnnl_matmul()) return "onednn";
+  return use_dnnl() ? "onednn-sgemm" : "libtorch";
 }
 
 std::string openblas_core_name() {
@@ -87,6 +98,14 @@ namespace detail {
 
 at::Tensor addmm(const at::Tensor& self, const at::Tensor& a, const at::Tensor& b, double beta,
                  double alpha) {
+  // The primitive serves bf16 and batched fp32 (the Newton–Schulz
+  // iterations). 2-D fp32 (the model's linears) stays on dnnl_sgemm: as fast
+  // there (docs/BENCHMARKS.md), and sampling's growing context would build
+  // and check a primitive for every new length.
+  if (use_dnnl_matmul() && (a.scalar_type() == at::kBFloat16 || a.dim() == 3)) {
+    at::Tensor out = onednn_matmul(self, a, b, beta, alpha, aten_addmm);
+    if (out.defined()) return out;
+  }
   const bool batched = a.dim() == 3;
   Operand oa{}, ob{};
   const bool fits = use_dnnl() && a.scalar_type() == at::kFloat && b.scalar_type() == at::kFloat &&

@@ -1,7 +1,7 @@
-// Internal: steepest's fp32 GEMM entry points (util/gemm_backend.h picks the
-// library). Every function takes 2-D (or, for the batched ones, 3-D) tensors
-// with unit stride in one of the last two dims (transposed views need no
-// copy); other dtypes, devices or layouts go to libtorch unchanged.
+// Internal: steepest's fp32 and bf16 GEMM entry points (util/gemm_backend.h
+// picks the library). Every function takes 2-D (or, for the batched ones, 3-D)
+// tensors with unit stride in one of the last two dims (transposed views need
+// no copy); other dtypes, devices or layouts go to libtorch unchanged.
 #pragma once
 
 #include <ATen/ATen.h>

@@ -18,7 +18,7 @@ void set_blas_threads(int n) {
 bool set_threads(int n, int intra_op) {
   TORCH_CHECK(n >= 1, "thread count must be >= 1, got ", n);
   TORCH_CHECK(intra_op >= 1 || intra_op < 0, "intra-op thread count must be >= 1, got ", intra_op);
-  if (intra_op < 0) intra_op = gemm_backend_name() == "onednn" ? n : 1;
+  if (intra_op < 0) intra_op = gemm_backend_name() != "libtorch" ? n : 1;
   at::set_num_threads(intra_op);
   if (blas_threads() < 0) return false;
   set_blas_threads(n);

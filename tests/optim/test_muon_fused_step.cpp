@@ -134,5 +134,28 @@ TEST(MuonFusedStep, BuildsTheNormalizedShortSide) {
   EXPECT_LT(testing::rel_err(items[0].p, -2.0 * g / g.norm()), 1e-6);
 }
 
+// The norm is gathered in one sweep from unscaled squares; entries whose
+// squares leave fp32's range (overflow near 1e19, flush to zero near 1e-19)
+// take the max-scaled path. Either way x is g/‖g‖_F, checked in double, for
+// sizes with and without a tail after the vector lanes.
+TEST(MuonFusedStep, NormalizesHugeTinyAndOrdinaryGradients) {
+  at::manual_seed(2);
+  for (double magnitude : {1.0, 1e25, 1e-25, 1e36}) {
+    // 37×41: vector blocks then a tail of 13; 64×32: no tail; 3×5: tail only.
+    for (auto shape : std::vector<std::vector<int64_t>>{{37, 41}, {64, 32}, {3, 5}}) {
+      const auto g = at::randn(shape) * magnitude;
+      ASSERT_TRUE(at::isfinite(g).all().item<bool>());
+      std::vector<detail::FusedMatrix> items{{at::zeros(shape), g, {}, 1.0}};
+      const bool tall = shape[0] > shape[1];
+      auto x = at::empty({1, std::min(shape[0], shape[1]), std::max(shape[0], shape[1])});
+      detail::momentum_to_normalized(items, 0.0, true, 1.0, 0.0, x);
+      const auto g64 = g.to(at::kDouble);
+      const auto want = (tall ? g64.t() : g64) / g64.norm();
+      EXPECT_LT(testing::rel_err(x[0].to(at::kDouble), want), 1e-6)
+          << "magnitude " << magnitude << " shape " << shape[0] << "x" << shape[1];
+    }
+  }
+}
+
 }  // namespace
 }  // namespace steepest

@@ -133,6 +133,26 @@ TEST_F(TrainerTest, OverwriteNeverDeletesFilesOfADirectoryThatIsNotARun) {
     EXPECT_TRUE(fs::exists(fs::path(cfg.out) / f)) << f;
 }
 
+// A trainer killed right after it created metrics.jsonl, before its
+// config.json was renamed into place, leaves an empty metrics.jsonl and a
+// config.json.tmp: --overwrite takes that directory back (a bench rerun
+// after kill -9 failed on it), while anything more stays refused (above).
+TEST_F(TrainerTest, OverwriteTakesBackARunKilledBeforeItsConfigLanded) {
+  cfg.steps = 2;
+  fs::create_directories(cfg.out);
+  std::ofstream(fs::path(cfg.out) / "metrics.jsonl");
+  std::ofstream(fs::path(cfg.out) / "config.json.tmp") << R"({"half": )";
+  auto o = quiet();
+  o.overwrite = true;
+  EXPECT_NO_THROW(train(cfg, o));
+  EXPECT_EQ(train_losses(fs::path(cfg.out) / "metrics.jsonl").size(), 2u);
+  EXPECT_FALSE(fs::exists(fs::path(cfg.out) / "config.json.tmp"));
+
+  // A non-empty metrics.jsonl without our config.json is not ours.
+  fs::remove(fs::path(cfg.out) / "config.json");
+  expect_refusal([&] { train(cfg, o); }, {"nothing was deleted"});
+}
+
 // Issue #12: resuming ckpt-5.pt into its own directory silently overwrote the
 // later checkpoints and metrics; now it takes --overwrite (which discards them).
 TEST_F(TrainerTest, ResumingAnEarlierCheckpointInPlaceNeedsOverwrite) {

@@ -45,6 +45,9 @@ struct HybridOptions {
   // to match. Our default keeps the common β₁ that docs/RESULTS.md was measured with.
   torch::optim::AdamWOptions adamw =
       torch::optim::AdamWOptions(3e-3).betas({0.9, 0.95}).eps(1e-8).weight_decay(0.0);
+  // true: AdamW's step fused into one pass per CPU fp32 parameter (same
+  // arithmetic, state and checkpoints); false: torch::optim::AdamW's own step.
+  bool fused_adamw = true;
   // ECMAScript regexes searched in the parameter name: a ≥2-D parameter that
   // matches goes to AdamW. Parameters of torch::nn::Embedding modules go to
   // AdamW whatever their name.

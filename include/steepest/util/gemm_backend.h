@@ -1,6 +1,8 @@
-// Which library runs steepest's own fp32 GEMMs (the GPT's linear layers and
-// the Newton–Schulz iterations): oneDNN's dnnl_sgemm when the libdnnl that
-// libtorch links is loaded, else libtorch (OpenBLAS on Debian).
+// Which library runs steepest's own GEMMs (the GPT's linear layers and the
+// Newton–Schulz iterations): oneDNN when the libdnnl that libtorch links is
+// loaded (its matmul primitive, cached per shape, for bf16 and batched fp32;
+// its dnnl_sgemm for 2-D fp32 and where the primitive does not apply), else
+// libtorch (OpenBLAS on Debian).
 //
 // Why: OpenBLAS picks its kernels by CPU model, and OpenBLAS 0.3.21 (Debian
 // 12) does not know newer Xeons; without OPENBLAS_CORETYPE it runs its
@@ -13,18 +15,24 @@
 
 namespace steepest {
 
-enum class GemmBackend { Auto, Dnnl, Aten };
+enum class GemmBackend { Auto, Dnnl, DnnlSgemm, Aten };
 
-// Auto (the default): oneDNN when available, else libtorch. Dnnl falls back
-// to libtorch where oneDNN is missing; Aten always uses libtorch (the
-// reference the tests compare with).
+// Auto (the default) and Dnnl: oneDNN when available, else libtorch.
+// DnnlSgemm: only dnnl_sgemm, bf16 on libtorch (the path before the matmul
+// primitive, kept for side-by-side benchmarks). Aten always uses libtorch
+// (the reference the tests compare with).
 void set_gemm_backend(GemmBackend backend);
 GemmBackend gemm_backend();
 
 // True when dnnl_sgemm was found in the process (libtorch's libdnnl.so.2).
 bool dnnl_sgemm_available();
 
-// "onednn" or "libtorch": what fp32 GEMMs run on under the current setting.
+// True when oneDNN's matmul primitive can be used (libdnnl 2.x loaded and
+// steepest built with its header, package libdnnl-dev).
+bool dnnl_matmul_available();
+
+// What GEMMs run on under the current setting: "onednn" (matmul primitive
+// and sgemm), "onednn-sgemm" (sgemm only) or "libtorch".
 std::string gemm_backend_name();
 
 // OpenBLAS's own name of the kernels it chose ("Prescott", "SkylakeX", …), or
