@@ -1,7 +1,7 @@
 #include "util/onednn_matmul.h"
 
-#include <ATen/core/grad_mode.h>
 #include <ATen/Parallel.h>
+#include <ATen/core/grad_mode.h>
 #include <ATen/record_function.h>
 
 #if __has_include(<oneapi/dnnl/dnnl.h>)
@@ -33,6 +33,7 @@ namespace {
   X(dnnl_engine_create)                      \
   X(dnnl_stream_create)                      \
   X(dnnl_stream_wait)                        \
+  X(dnnl_stream_destroy)                     \
   X(dnnl_memory_desc_init_by_strides)        \
   X(dnnl_memory_create)                      \
   X(dnnl_memory_destroy)                     \
@@ -86,14 +87,22 @@ const Api& api() {
   return instance;
 }
 
-// A CPU stream per thread (they are cheap and not shared across threads);
-// kept until the process ends, as the engine is.
+// A CPU stream per thread (they are cheap and not shared across threads),
+// destroyed when the thread ends: rank threads come and go.
+struct ThreadStream {
+  dnnl_stream_t stream = nullptr;
+  ~ThreadStream() {
+    if (stream != nullptr) api().dnnl_stream_destroy(stream);
+  }
+};
+
 dnnl_stream_t thread_stream() {
-  thread_local dnnl_stream_t stream = nullptr;
-  if (stream == nullptr &&
-      api().dnnl_stream_create(&stream, api().engine, dnnl_stream_default_flags) != dnnl_success)
-    stream = nullptr;
-  return stream;
+  thread_local ThreadStream holder;
+  if (holder.stream == nullptr &&
+      api().dnnl_stream_create(&holder.stream, api().engine, dnnl_stream_default_flags) !=
+          dnnl_success)
+    holder.stream = nullptr;
+  return holder.stream;
 }
 
 // One cached primitive. state: 0 = not yet checked against libtorch,
