@@ -20,6 +20,7 @@
 #include <vector>
 
 #include "util/loaded_symbol.h"
+#include "util/shape_text.h"
 
 namespace steepest::detail {
 
@@ -112,6 +113,8 @@ dnnl_stream_t thread_stream() {
 // threads (sharded ranks in one process) run primitives at once.
 struct Entry {
   dnnl_primitive_t primitive = nullptr;
+  // The operands' descriptors, fixed by the key: a, b, out, self (if any).
+  dnnl_memory_desc_t a_md{}, b_md{}, out_md{}, self_md{};
   dnnl_memory_desc_t scratchpad_md{};
   size_t scratchpad_bytes = 0;
   std::atomic<int> state{0};
@@ -170,12 +173,14 @@ bool create(const at::Tensor& self, const at::Tensor& a, const at::Tensor& b, co
             float beta, float alpha, Entry* entry) {
   const Api& f = api();
   const int ndims = static_cast<int>(a.dim());
-  dnnl_memory_desc_t a_md, b_md, out_md, self_md;
-  if (!describe_md(a, ndims, &a_md) || !describe_md(b, ndims, &b_md) ||
-      !describe_md(out, ndims, &out_md) || (self.defined() && !describe_md(self, ndims, &self_md)))
+  if (!describe_md(a, ndims, &entry->a_md) || !describe_md(b, ndims, &entry->b_md) ||
+      !describe_md(out, ndims, &entry->out_md) ||
+      (self.defined() && !describe_md(self, ndims, &entry->self_md)))
     return false;
   dnnl_matmul_desc_t desc;
-  if (f.dnnl_matmul_desc_init(&desc, &a_md, &b_md, nullptr, &out_md) != dnnl_success) return false;
+  if (f.dnnl_matmul_desc_init(&desc, &entry->a_md, &entry->b_md, nullptr, &entry->out_md) !=
+      dnnl_success)
+    return false;
   dnnl_primitive_attr_t attr = nullptr;
   dnnl_post_ops_t post_ops = nullptr;
   dnnl_primitive_desc_t pd = nullptr;
@@ -188,7 +193,7 @@ bool create(const at::Tensor& self, const at::Tensor& a, const at::Tensor& b, co
   if (!std::isfinite(scale)) ok = false;  // beta tiny or 0 in fp32: libtorch takes it
   if (ok && scale != 1.0f) ok = f.dnnl_primitive_attr_set_output_scales(attr, 1, 0, &scale) == 0;
   if (ok && self.defined()) {
-    ok = f.dnnl_post_ops_append_binary(post_ops, dnnl_binary_add, &self_md) == dnnl_success;
+    ok = f.dnnl_post_ops_append_binary(post_ops, dnnl_binary_add, &entry->self_md) == dnnl_success;
     if (ok && beta != 1.0f)
       ok = f.dnnl_post_ops_append_eltwise(post_ops, 1.0f, dnnl_eltwise_linear, beta, 0.0f) ==
            dnnl_success;
@@ -220,33 +225,27 @@ bool create(const at::Tensor& self, const at::Tensor& a, const at::Tensor& b, co
 bool execute(const Entry& entry, const at::Tensor& self, const at::Tensor& a, const at::Tensor& b,
              const at::Tensor& out) {
   const Api& f = api();
-  const int ndims = static_cast<int>(a.dim());
   dnnl_stream_t stream = thread_stream();
   if (stream == nullptr) return false;
   std::vector<dnnl_exec_arg_t> args;
   bool ok = true;
-  auto add = [&](int arg, const at::Tensor& t) {
-    dnnl_memory_desc_t md;
+  auto add = [&](int arg, const dnnl_memory_desc_t& md, const at::Tensor& t) {
     dnnl_memory_t memory = nullptr;
-    ok = ok && describe_md(t, ndims, &md) &&
-         f.dnnl_memory_create(&memory, &md, f.engine, const_cast<void*>(t.data_ptr())) ==
-             dnnl_success;
+    ok = ok && f.dnnl_memory_create(&memory, &md, f.engine, const_cast<void*>(t.data_ptr())) ==
+                   dnnl_success;
     if (memory != nullptr) args.push_back({arg, memory});
   };
-  add(DNNL_ARG_SRC, a);
-  add(DNNL_ARG_WEIGHTS, b);
-  add(DNNL_ARG_DST, out);
-  if (self.defined()) add(DNNL_ARG_ATTR_MULTIPLE_POST_OP(0) | DNNL_ARG_SRC_1, self);
+  add(DNNL_ARG_SRC, entry.a_md, a);
+  add(DNNL_ARG_WEIGHTS, entry.b_md, b);
+  add(DNNL_ARG_DST, entry.out_md, out);
+  if (self.defined()) add(DNNL_ARG_ATTR_MULTIPLE_POST_OP(0) | DNNL_ARG_SRC_1, entry.self_md, self);
   // One growing buffer per thread: a thread runs one primitive at a time.
   thread_local at::Tensor scratchpad;
   if (ok && entry.scratchpad_bytes > 0) {
     const auto bytes = static_cast<int64_t>(entry.scratchpad_bytes);
     if (!scratchpad.defined() || scratchpad.numel() < bytes)
       scratchpad = at::empty({bytes}, at::kByte);
-    dnnl_memory_t memory = nullptr;
-    ok = f.dnnl_memory_create(&memory, &entry.scratchpad_md, f.engine, scratchpad.data_ptr()) ==
-         dnnl_success;
-    if (memory != nullptr) args.push_back({DNNL_ARG_SCRATCHPAD, memory});
+    add(DNNL_ARG_SCRATCHPAD, entry.scratchpad_md, scratchpad);
   }
   ok = ok &&
        f.dnnl_primitive_execute(entry.primitive, stream, static_cast<int>(args.size()),
@@ -261,17 +260,6 @@ bool execute(const Entry& entry, const at::Tensor& self, const at::Tensor& a, co
 bool readable(const at::Tensor& t) {
   const int64_t s0 = t.stride(-2), s1 = t.stride(-1);
   return (s1 == 1 || s0 == 1) && s0 != 0 && s1 != 0 && (t.dim() == 2 || t.stride(0) != 0);
-}
-
-std::string shape_text(const at::Tensor& a, const at::Tensor& b) {
-  std::string s;
-  for (const at::Tensor* t : {&a, &b}) {
-    s += s.empty() ? "" : " @ ";
-    s += "(";
-    for (int64_t i = 0; i < t->dim(); ++i) s += (i ? "×" : "") + std::to_string(t->size(i));
-    s += ")";
-  }
-  return s + (a.scalar_type() == at::kBFloat16 ? " bf16" : " fp32");
 }
 
 // Relative Frobenius distance. Operands that make the check uninformative
@@ -354,8 +342,9 @@ at::Tensor onednn_matmul(const at::Tensor& self, const at::Tensor& a, const at::
       if (entry->state.compare_exchange_strong(expected, ok ? 1 : 2) && !ok)
         std::fprintf(stderr,
                      "steepest: warning: oneDNN's matmul primitive disagreed with libtorch on "
-                     "%s; GEMMs of this shape run on libtorch from now on\n",
-                     shape_text(a, b).c_str());
+                     "%s @ %s %s; GEMMs of this shape run on libtorch from now on\n",
+                     shape_text(a.sizes()).c_str(), shape_text(b.sizes()).c_str(),
+                     dtype == at::kBFloat16 ? "bf16" : "fp32");
       if (!ok) return at::Tensor();
     }
   }

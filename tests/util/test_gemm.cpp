@@ -9,6 +9,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <string>
 #include <thread>
 #include <vector>
 
@@ -31,19 +32,40 @@ struct BackendGuard {
   ~BackendGuard() { set_gemm_backend(saved); }
 };
 
-// libtorch's answer, as detail::onednn_matmul's first-use check wants it.
-at::Tensor aten_reference(const at::Tensor& self, const at::Tensor& a, const at::Tensor& b,
-                          double beta, double alpha) {
-  const bool batched = a.dim() == 3;
-  if (!self.defined()) return (batched ? at::bmm(a, b) : at::mm(a, b)) * alpha;
-  return batched ? at::baddbmm(self, a, b, beta, alpha) : at::addmm(self, a, b, beta, alpha);
-}
-
+// libtorch's answer (also what detail::onednn_matmul's first-use check takes).
 at::Tensor reference(const at::Tensor& self, const at::Tensor& a, const at::Tensor& b, double beta,
                      double alpha) {
   BackendGuard g;
   set_gemm_backend(GemmBackend::Aten);
   return detail::addmm(self, a, b, beta, alpha);
+}
+
+// One layout the callers pass: a (m×k) and b (k×n), each plain or a
+// transposed view (not a copy), 2-D or batched (3, ·, ·); self none (0),
+// full (1) or a broadcast row (2).
+struct LayoutCase {
+  at::Tensor a, b, self;
+  std::string label;
+};
+
+LayoutCase layout_case(at::ScalarType dtype, bool batched, bool ta, bool tb, int with_self,
+                       int64_t m, int64_t k, int64_t n) {
+  const int64_t B = 3;
+  auto make = [&](int64_t r, int64_t c, bool t) {
+    at::Tensor x =
+        (batched ? at::randn({B, t ? c : r, t ? r : c}) : at::randn({t ? c : r, t ? r : c}))
+            .to(dtype);
+    return t ? x.transpose(-2, -1) : x;
+  };
+  LayoutCase lc;
+  lc.a = make(m, k, ta);
+  lc.b = make(k, n, tb);
+  if (with_self == 1) lc.self = (batched ? at::randn({B, m, n}) : at::randn({m, n})).to(dtype);
+  if (with_self == 2) lc.self = at::randn({n}).to(dtype);
+  lc.label = std::string(dtype == at::kFloat ? "fp32" : "bf16") + " batched " +
+             std::to_string(batched) + " ta " + std::to_string(ta) + " tb " + std::to_string(tb) +
+             " self " + std::to_string(with_self);
+  return lc;
 }
 
 // Every backend, dtype and layout against libtorch: fp32 within accumulation
@@ -58,27 +80,16 @@ TEST(Gemm, AgreesWithLibtorchForEveryLayoutBatchAndDtype) {
       for (bool batched : {false, true}) {
         for (bool ta : {false, true}) {
           for (bool tb : {false, true}) {
-            for (int with_self : {0, 1, 2}) {  // none, full, broadcast row
-              const int64_t B = 3, m = 37, k = 70, n = 19;
-              auto make = [&](int64_t r, int64_t c, bool t) {
-                at::Tensor x = batched ? at::randn({B, t ? c : r, t ? r : c})
-                                       : at::randn({t ? c : r, t ? r : c});
-                x = x.to(dtype);
-                return t ? x.transpose(-2, -1) : x;  // a transposed view, not a copy
-              };
-              const auto a = make(m, k, ta), b = make(k, n, tb);
-              at::Tensor self;
-              if (with_self == 1) self = (batched ? at::randn({B, m, n}) : at::randn({m, n}));
-              if (with_self == 2) self = at::randn({n});
-              if (self.defined()) self = self.to(dtype);
+            for (int with_self : {0, 1, 2}) {
+              const auto [a, b, self, label] =
+                  layout_case(dtype, batched, ta, tb, with_self, 37, 70, 19);
               const auto self_before = self.defined() ? self.clone() : self;
               const auto got = detail::addmm(self, a, b, 0.5, -1.5);
               const auto want = reference(self, a, b, 0.5, -1.5);
               EXPECT_EQ(got.scalar_type(), dtype);
               EXPECT_EQ(got.sizes(), want.sizes());
               EXPECT_LT(testing::rel_err(got.to(at::kFloat), want.to(at::kFloat)), tolerance)
-                  << gemm_backend_name() << " " << dtype << " batched " << batched << " ta " << ta
-                  << " tb " << tb << " self " << with_self;
+                  << gemm_backend_name() << " " << label;
               if (self.defined()) {
                 EXPECT_TRUE(at::equal(self, self_before));
               }
@@ -174,29 +185,15 @@ TEST(Gemm, OnednnMatmulTakesEveryLayoutItIsGiven) {
     for (bool batched : {false, true})
       for (bool ta : {false, true})
         for (bool tb : {false, true})
-          for (int with_self : {0, 1, 2}) {  // none, full, broadcast row
-            const int64_t B = 3, m = 21, k = 46, n = 17;
-            auto make = [&](int64_t r, int64_t c, bool t) {
-              at::Tensor x = batched ? at::randn({B, t ? c : r, t ? r : c})
-                                     : at::randn({t ? c : r, t ? r : c});
-              x = x.to(dtype);
-              return t ? x.transpose(-2, -1) : x;
-            };
-            const auto a = make(m, k, ta), b = make(k, n, tb);
-            at::Tensor self;
-            if (with_self == 1) self = (batched ? at::randn({B, m, n}) : at::randn({m, n}));
-            if (with_self == 2) self = at::randn({n});
-            if (self.defined()) self = self.to(dtype);
-            const auto got = detail::onednn_matmul(self, a, b, 0.5, -1.5, aten_reference);
-            const std::string what = std::string(dtype == at::kFloat ? "fp32" : "bf16") +
-                                     " batched " + std::to_string(batched) + " ta " +
-                                     std::to_string(ta) + " tb " + std::to_string(tb) + " self " +
-                                     std::to_string(with_self);
-            ASSERT_TRUE(got.defined()) << what;
+          for (int with_self : {0, 1, 2}) {
+            const auto [a, b, self, label] =
+                layout_case(dtype, batched, ta, tb, with_self, 21, 46, 17);
+            const auto got = detail::onednn_matmul(self, a, b, 0.5, -1.5, reference);
+            ASSERT_TRUE(got.defined()) << label;
             EXPECT_LT(testing::rel_err(got.to(at::kFloat),
-                                       aten_reference(self, a, b, 0.5, -1.5).to(at::kFloat)),
+                                       reference(self, a, b, 0.5, -1.5).to(at::kFloat)),
                       dtype == at::kFloat ? 1e-5 : 1.5e-2)
-                << what;
+                << label;
           }
 }
 
