@@ -1,5 +1,7 @@
 #include "util/onednn_matmul.h"
 
+#include <ATen/CPUGeneratorImpl.h>
+#include <ATen/MemoryOverlap.h>
 #include <ATen/Parallel.h>
 #include <ATen/core/grad_mode.h>
 #include <ATen/record_function.h>
@@ -106,8 +108,9 @@ dnnl_stream_t thread_stream() {
   return holder.stream;
 }
 
-// One cached primitive. state: 0 = not yet checked against libtorch,
-// 1 = checked, 2 = unusable (no kernel, or a wrong first result).
+// One cached primitive. state: 0 = being checked against libtorch by the
+// thread that built it, 1 = checked, 2 = unusable (no kernel, or it
+// disagreed with libtorch).
 // The scratchpad is the calling thread's (user scratchpad mode), as libtorch's
 // ideep does: oneDNN documents the library-managed one as unsafe when
 // threads (sharded ranks in one process) run primitives at once.
@@ -256,27 +259,44 @@ bool execute(const Entry& entry, const at::Tensor& self, const at::Tensor& a, co
 }
 
 // A (rows×cols) view that oneDNN reads in place: unit stride in one of the
-// last two dims, no broadcast batch.
+// last two dims, no broadcast batch, no element aliased (the first-use check
+// copies random values into the same layout).
 bool readable(const at::Tensor& t) {
   const int64_t s0 = t.stride(-2), s1 = t.stride(-1);
-  return (s1 == 1 || s0 == 1) && s0 != 0 && s1 != 0 && (t.dim() == 2 || t.stride(0) != 0);
+  return (s1 == 1 || s0 == 1) && s0 != 0 && s1 != 0 && (t.dim() == 2 || t.stride(0) != 0) &&
+         at::has_internal_overlap(t) != at::MemOverlap::Yes;
 }
 
-// Relative Frobenius distance. Operands that make the check uninformative
-// decide nothing (checked again on the next call): a reference with NaN or
-// inf, or a zero a or b (zero-initialized layers give zero gradients at step
-// 1, and any kernel gets 0 @ x right).
-bool agrees(const at::Tensor& got, const at::Tensor& want, const at::Tensor& a, const at::Tensor& b,
-            bool* decided) {
-  const at::Tensor w = want.to(at::kDouble), g = got.to(at::kDouble);
-  *decided = at::isfinite(w).all().item<bool>() && a.abs().max().item<double>() > 0 &&
-             b.abs().max().item<double>() > 0;
-  if (!*decided) return true;
-  const double norm = w.norm().item<double>(), diff = (g - w).norm().item<double>();
+// Relative Frobenius distance within the dtype's tolerance (a NaN anywhere
+// disagrees).
+bool agrees(const at::Tensor& got, const at::Tensor& want) {
+  const double norm = want.to(at::kDouble).norm().item<double>();
+  const double diff = (got.to(at::kDouble) - want.to(at::kDouble)).norm().item<double>();
   // fp32: accumulation order only; bf16: one rounding of the output (2^-8)
   // plus the inputs' products accumulated in another order.
   const double tolerance = got.scalar_type() == at::kBFloat16 ? 3e-2 : 1e-4;
   return diff <= tolerance * std::max(norm, 1e-30);
+}
+
+// A tensor of t's sizes, strides and dtype holding seeded normal values.
+at::Tensor random_like_layout(const at::Tensor& t, at::Generator& gen) {
+  at::Tensor x = at::empty_strided(t.sizes(), t.strides(), t.options());
+  x.copy_(at::randn(t.sizes(), gen).to(t.scalar_type()));
+  return x;
+}
+
+// Runs a new primitive once on random operands of the callers' layout and
+// compares with `reference`: the check does not depend on the callers' data
+// (zero-initialized layers give all-zero operands at first, which any
+// kernel multiplies right), and it runs once per primitive.
+bool verified(const Entry& entry, const at::Tensor& self, const at::Tensor& a, const at::Tensor& b,
+              double beta, double alpha, at::IntArrayRef out_shape, GemmReference reference) {
+  at::Generator gen = at::make_generator<at::CPUGeneratorImpl>(20261201);
+  const at::Tensor ra = random_like_layout(a, gen), rb = random_like_layout(b, gen);
+  const at::Tensor rself = self.defined() ? random_like_layout(self, gen) : at::Tensor();
+  const at::Tensor out = at::empty(out_shape, a.options());
+  return execute(entry, rself.defined() ? rself.expand(out_shape) : rself, ra, rb, out) &&
+         agrees(out, reference(rself, ra, rb, beta, alpha));
 }
 
 }  // namespace
@@ -303,6 +323,7 @@ at::Tensor onednn_matmul(const at::Tensor& self, const at::Tensor& a, const at::
   at::Tensor addend;
   if (with_self) {
     if (self.scalar_type() != dtype || !self.device().is_cpu() || self.dim() > a.dim() ||
+        at::has_internal_overlap(self) == at::MemOverlap::Yes ||
         (at::GradMode::is_enabled() && self.requires_grad()))
       return at::Tensor();
     addend = self.expand(out_shape);  // a view: broadcast dims get stride 0
@@ -315,6 +336,7 @@ at::Tensor onednn_matmul(const at::Tensor& self, const at::Tensor& a, const at::
   const auto key = key_of(addend, a, b, f_beta, f_alpha);
   at::Tensor out = at::empty(out_shape, a.options());
   std::shared_ptr<Entry> entry;
+  bool built_here = false;
   {
     std::lock_guard<std::mutex> lock(mutex);
     // Shapes that change every call (generation's growing context) would
@@ -329,25 +351,25 @@ at::Tensor onednn_matmul(const at::Tensor& self, const at::Tensor& a, const at::
     auto& slot = cache[key];
     if (!slot) {
       slot = std::make_shared<Entry>();
+      built_here = true;
       if (!create(addend, a, b, out, f_beta, f_alpha, slot.get())) slot->state = 2;
     }
     entry = slot;
   }
-  if (entry->state.load() == 2 || !execute(*entry, addend, a, b, out)) return at::Tensor();
-  if (entry->state.load() == 0) {
-    bool decided = false;
-    const bool ok = agrees(out, reference(self, a, b, beta, alpha), a, b, &decided);
-    if (decided) {
-      int expected = 0;
-      if (entry->state.compare_exchange_strong(expected, ok ? 1 : 2) && !ok)
-        std::fprintf(stderr,
-                     "steepest: warning: oneDNN's matmul primitive disagreed with libtorch on "
-                     "%s @ %s %s; GEMMs of this shape run on libtorch from now on\n",
-                     shape_text(a.sizes()).c_str(), shape_text(b.sizes()).c_str(),
-                     dtype == at::kBFloat16 ? "bf16" : "fp32");
-      if (!ok) return at::Tensor();
-    }
+  // Checked outside the lock (the reference may take a while); other threads
+  // meanwhile take libtorch's path.
+  if (built_here && entry->state.load() == 0) {
+    const bool ok = verified(*entry, with_self ? self : at::Tensor(), a, b, with_self ? beta : 0.0,
+                             alpha, out_shape, reference);
+    entry->state = ok ? 1 : 2;
+    if (!ok)
+      std::fprintf(stderr,
+                   "steepest: warning: oneDNN's matmul primitive disagreed with libtorch on "
+                   "%s @ %s %s; GEMMs of this shape run on libtorch from now on\n",
+                   shape_text(a.sizes()).c_str(), shape_text(b.sizes()).c_str(),
+                   dtype == at::kBFloat16 ? "bf16" : "fp32");
   }
+  if (entry->state.load() != 1 || !execute(*entry, addend, a, b, out)) return at::Tensor();
   return out;
 }
 

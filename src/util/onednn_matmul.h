@@ -22,10 +22,11 @@ using GemmReference = at::Tensor (*)(const at::Tensor& self, const at::Tensor& a
 // same dtype, CPU, unit stride in one of their last two dims (transposed views
 // are read in place). Returns an undefined tensor when it cannot run them:
 // no libdnnl 2.x in the process, another layout or dtype, oneDNN has no kernel
-// for it (or only its slow reference one), or the primitive's first
-// informative result (finite, with nonzero a and b) disagreed with
-// `reference` (then a warning names the shape once and the shape stays on
+// for it (or only its slow reference one), or the new primitive disagreed
+// with `reference` when it was checked once, on seeded random operands of the
+// same layout (then a warning names the shape once and the shape stays on
 // libtorch). One primitive per dtype, layout, scalars and thread count.
+// `reference` must not call back into onednn_matmul.
 at::Tensor onednn_matmul(const at::Tensor& self, const at::Tensor& a, const at::Tensor& b,
                          double beta, double alpha, GemmReference reference);
 
