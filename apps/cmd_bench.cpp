@@ -152,7 +152,7 @@ void add_compare_scales_command(CLI::App& app) {
         const auto* b = find_optimizer(s, base);
         if (b == nullptr || b->final_losses.empty()) base.clear();  // compare_scales' "finished"
       }
-    const auto c = compare_scales(scales, 2000, base);
+    const auto c = compare_scales(scales, 10000, base);
     std::cout << scales_markdown(c);
     if (!out->empty()) {
       write_scales_markdown(c, *out);

@@ -13,6 +13,12 @@ constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
 
 using detail::number_text;
 
+// "(lo … hi)", or "(unbounded)" where Fieller's set is not an interval.
+std::string ratio_interval_text(const Interval& v) {
+  if (!std::isfinite(v.lo)) return "(unbounded)";
+  return "(" + number_text("%.2f", v.lo) + " … " + number_text("%.2f", v.hi) + ")";
+}
+
 std::vector<double> as_doubles(const std::vector<int64_t>& v) {
   return std::vector<double>(v.begin(), v.end());
 }
@@ -31,8 +37,7 @@ const OptimizerResult* find_optimizer(const BenchResults& r, const std::string& 
   return nullptr;
 }
 
-Interval steps_speedup(const OptimizerResult& base, const OptimizerResult& o, std::mt19937_64& rng,
-                       int resamples, std::string* why) {
+Interval steps_speedup(const OptimizerResult& base, const OptimizerResult& o, std::string* why) {
   const size_t nb = base.final_losses.size(), no = o.final_losses.size();
   if (nb == 0 || no == 0 || base.steps_to_target.size() < nb || o.steps_to_target.size() < no) {
     if (why)
@@ -41,18 +46,14 @@ Interval steps_speedup(const OptimizerResult& base, const OptimizerResult& o, st
              std::to_string(o.reached) + "/" + std::to_string(no);
     return {kNaN, kNaN, kNaN};
   }
-  const auto sb = as_doubles(base.steps_to_target), so = as_doubles(o.steps_to_target);
-  Interval v{mean(sb) / mean(so), kNaN, kNaN};
-  std::vector<double> ratios;
-  for (int r = 0; r < resamples; ++r)
-    ratios.push_back(mean(resampled(sb, rng)) / mean(resampled(so, rng)));
-  std::tie(v.lo, v.hi) = percentile_interval(ratios);
+  const Interval v =
+      fieller_ratio_interval(as_doubles(base.steps_to_target), as_doubles(o.steps_to_target));
   if (why) why->clear();
   return v;
 }
 
-std::vector<AgainstBaseline> compare_to_baseline(const BenchResults& r, const std::string& baseline,
-                                                 int resamples) {
+std::vector<AgainstBaseline> compare_to_baseline(const BenchResults& r,
+                                                 const std::string& baseline) {
   const auto* base = find_optimizer(r, baseline);
   auto finished = [](const OptimizerResult& o) {
     for (const auto& run : o.seeds)
@@ -68,7 +69,6 @@ std::vector<AgainstBaseline> compare_to_baseline(const BenchResults& r, const st
                                      : "it has no finished seed runs in '" + r.dir + "' yet") +
                                 " (labels: " + labels + ")");
   }
-  std::mt19937_64 rng(20261201);
   std::vector<AgainstBaseline> out;
   for (const auto& o : r.optimizers) {
     if (o.optimizer.label == baseline || o.final_losses.empty()) continue;
@@ -85,7 +85,7 @@ std::vector<AgainstBaseline> compare_to_baseline(const BenchResults& r, const st
     const double h = ci95_half_width(diffs);
     a.loss_difference = {mean(diffs), mean(diffs) - h, mean(diffs) + h};
     a.p_two_sided = two_sided_p_zero_mean(diffs);
-    a.speedup = steps_speedup(*base, o, rng, resamples, &a.speedup_note);
+    a.speedup = steps_speedup(*base, o, &a.speedup_note);
     out.push_back(a);
   }
   return out;
@@ -105,8 +105,7 @@ std::vector<std::vector<std::string>> baseline_rows(const std::vector<AgainstBas
       diff += " (" + number_text("%+.4f", d.lo) + " … " + number_text("%+.4f", d.hi) + ")";
     std::string speed = a.speedup_note;
     if (std::isfinite(a.speedup.value))
-      speed = number_text("%.2f", a.speedup.value) + "× (" + number_text("%.2f", a.speedup.lo) +
-              " … " + number_text("%.2f", a.speedup.hi) + ")";
+      speed = number_text("%.2f", a.speedup.value) + "× " + ratio_interval_text(a.speedup);
     std::string seeds = std::to_string(a.paired_seeds);
     if (a.failed_seeds > 0) seeds += " (" + std::to_string(a.failed_seeds) + " failed)";
     out.push_back({a.label, diff, seeds, number_text("%.3g", a.p_two_sided), speed});
@@ -121,7 +120,8 @@ std::string baseline_note(const std::string& baseline) {
          "paired t-test. Speed-up: " +
          baseline +
          "'s mean steps to the target over the optimizer's (> 1: fewer steps), over every seed "
-         "each finished, 95% percentile bootstrap resampling each side's seeds.";
+         "each finished, Fieller's 95% interval for a ratio of two means (t at Welch's df); "
+         "unbounded (—) when the optimizer's steps vary too much to bound the ratio.";
 }
 
 std::string baseline_markdown(const std::vector<AgainstBaseline>& rows,

@@ -115,6 +115,54 @@ std::pair<double, double> percentile_interval(std::vector<double> v) {
   return {at(0.025), at(0.975)};
 }
 
+double normal_cdf(double z) {
+  return 0.5 * std::erfc(-z / std::sqrt(2.0));
+}
+
+std::pair<double, double> expanded_percentile_interval(std::vector<double> v, size_t n) {
+  constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
+  if (n < 2) throw std::invalid_argument("expanded_percentile_interval: n must be >= 2");
+  v.erase(std::remove_if(v.begin(), v.end(), [](double x) { return !std::isfinite(x); }), v.end());
+  if (v.empty()) return {kNaN, kNaN};
+  std::sort(v.begin(), v.end());
+  const double dn = static_cast<double>(n);
+  const double q = normal_cdf(-std::sqrt(dn / (dn - 1.0)) * student_t_quantile(0.975, dn - 1.0));
+  auto at = [&](double p) {
+    return v[static_cast<size_t>(std::lround(p * static_cast<double>(v.size() - 1)))];
+  };
+  return {at(q), at(1.0 - q)};
+}
+
+Interval fieller_ratio_interval(const std::vector<double>& a, const std::vector<double>& b) {
+  constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
+  Interval out{kNaN, kNaN, kNaN};
+  if (a.empty() || b.empty()) return out;
+  const double ma = mean(a), mb = mean(b);
+  out.value = ma / mb;
+  if (a.size() < 2 || b.size() < 2) return out;
+  const double na = static_cast<double>(a.size()), nb = static_cast<double>(b.size());
+  const double va = std::pow(sample_stddev(a), 2) / na, vb = std::pow(sample_stddev(b), 2) / nb;
+  const double r = out.value;
+  // Welch–Satterthwaite df of the pivot's variance va + ρ²vb at ρ = r; with no
+  // spread at all the ratio is known exactly (as far as these seeds go).
+  const double num = va + r * r * vb;
+  if (num == 0.0) {
+    out.lo = out.hi = r;
+    return out;
+  }
+  const double den = va * va / (na - 1.0) + std::pow(r * r * vb, 2) / (nb - 1.0);
+  const double df = num * num / den;
+  const double t2 = std::pow(student_t_quantile(0.975, df), 2);
+  // (b̄² − t²vb)ρ² − 2āb̄ρ + (ā² − t²va) ≤ 0.
+  const double qa = mb * mb - t2 * vb, qb = -2.0 * ma * mb, qc = ma * ma - t2 * va;
+  const double disc = qb * qb - 4.0 * qa * qc;
+  if (!(qa > 0.0) || disc < 0.0) return out;  // unbounded (b̄ not clearly non-zero)
+  const double root = std::sqrt(disc);
+  out.lo = (-qb - root) / (2.0 * qa);
+  out.hi = (-qb + root) / (2.0 * qa);
+  return out;
+}
+
 std::vector<double> resampled(const std::vector<double>& x, std::mt19937_64& rng) {
   if (x.empty()) throw std::invalid_argument("resampled: nothing to resample");
   std::uniform_int_distribution<size_t> pick(0, x.size() - 1);

@@ -78,9 +78,13 @@ at::Tensor svd_power(const at::Tensor& M, double p, double schatten_q, Cost* cos
       [&](const at::Tensor& S) {
         // Roundoff singular values would get weight (1e-7)^p ≈ 0.13 at p = 1/8
         // along arbitrary directions: the shared rank rule sends them to 0.
+        // Powers of σ/σ_max: at p = 20 (q = 1.05) raw σ^p leaves fp32's range
+        // for any ‖G‖ far from 1, and the normalized map is scale-invariant.
+        const at::Tensor smax = S.amax(-1, /*keepdim=*/true);
+        const at::Tensor rel = S / at::where(smax > 0, smax, at::ones_like(smax));
         const at::Tensor Sp =
-            at::where(detail::nonzero_singular_values(S), S.pow(p), at::zeros_like(S));
-        if (schatten_q == 0.0) return Sp;
+            at::where(detail::nonzero_singular_values(S), rel.pow(p), at::zeros_like(S));
+        if (schatten_q == 0.0) return Sp * smax.pow(p);
         const at::Tensor n = at::linalg_vector_norm(Sp, schatten_q, {-1}, /*keepdim=*/true);
         return at::where(n > 0, Sp / at::where(n > 0, n, at::ones_like(n)), at::zeros_like(Sp));
       },

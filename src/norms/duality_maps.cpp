@@ -4,6 +4,9 @@
 
 #include <cmath>
 
+#include <functional>
+
+#include "linalg/gemm.h"
 #include "steepest/linalg/polar_svd.h"
 #include "steepest/linalg/spectral_maps.h"
 
@@ -36,6 +39,21 @@ at::Tensor safe_divide(const at::Tensor& x, const at::Tensor& n) {
   return at::where(n > 0, x / at::where(n > 0, n, at::ones_like(n)), at::zeros_like(x));
 }
 
+// A norm is absolutely homogeneous and a duality map scale-invariant, so both
+// are evaluated on G/max|G| (per matrix of a batch): in fp32, squares of
+// entries near 1e20 overflow and powers σ^(1/(q−1)) of small σ underflow,
+// which turned Frobenius, row and column maps of G ~ 1e30 into 0. A zero or
+// non-finite G is passed through unscaled.
+at::Tensor on_unit_scale(const at::Tensor& G, const std::function<at::Tensor(const at::Tensor&)>& f,
+                         bool homogeneous) {
+  const at::Tensor m = detail::max_abs_scale(G);
+  const at::Tensor out = f(G / m);
+  if (!homogeneous) return out;
+  // A norm's value is a scalar: the matrix's (single) scale, in double so
+  // that a representable result is not lost to an fp32 product's rounding.
+  return (out.to(at::kDouble) * m.to(at::kDouble).reshape(out.sizes())).to(out.scalar_type());
+}
+
 double rms_factor(const at::Tensor& W) {  // √(n_out/n_in)
   return std::sqrt(double(W.size(-2)) / double(W.size(-1)));
 }
@@ -48,11 +66,17 @@ double sqrt_fan_in(const at::Tensor& W) {
 
 at::Tensor frobenius_norm(const at::Tensor& W) {
   check_matrix(W, "frobenius_norm");
-  return at::linalg_vector_norm(W, 2);
+  return on_unit_scale(
+      W, [](const at::Tensor& x) { return at::linalg_vector_norm(x, 2); }, true);
 }
 at::Tensor dualize_frobenius(const at::Tensor& G) {
   check_matrices(G, "dualize_frobenius");
-  return safe_divide(G, at::linalg_vector_norm(G, 2, {-2, -1}, /*keepdim=*/true));
+  return on_unit_scale(
+      G,
+      [](const at::Tensor& x) {
+        return safe_divide(x, at::linalg_vector_norm(x, 2, {-2, -1}, /*keepdim=*/true));
+      },
+      false);
 }
 
 at::Tensor linf_norm(const at::Tensor& W) {
@@ -61,7 +85,8 @@ at::Tensor linf_norm(const at::Tensor& W) {
 }
 at::Tensor l1_norm(const at::Tensor& G) {
   check_matrix(G, "l1_norm");
-  return G.abs().sum();
+  return on_unit_scale(
+      G, [](const at::Tensor& x) { return x.abs().sum(); }, true);
 }
 at::Tensor dualize_linf(const at::Tensor& G) {
   check_matrices(G, "dualize_linf");
@@ -70,11 +95,13 @@ at::Tensor dualize_linf(const at::Tensor& G) {
 
 at::Tensor spectral_norm(const at::Tensor& W) {
   check_matrix(W, "spectral_norm");
-  return at::linalg_svdvals(W).max();
+  return on_unit_scale(
+      W, [](const at::Tensor& x) { return at::linalg_svdvals(x).max(); }, true);
 }
 at::Tensor nuclear_norm(const at::Tensor& G) {
   check_matrix(G, "nuclear_norm");
-  return at::linalg_svdvals(G).sum();
+  return on_unit_scale(
+      G, [](const at::Tensor& x) { return at::linalg_svdvals(x).sum(); }, true);
 }
 at::Tensor dualize_spectral(const at::Tensor& G, Cost* cost) {
   check_matrices(G, "dualize_spectral");
@@ -93,15 +120,24 @@ at::Tensor dualize_rms_rms(const at::Tensor& G, Cost* cost) {
 
 at::Tensor row_l2_norm(const at::Tensor& W) {
   check_matrix(W, "row_l2_norm");
-  return at::linalg_vector_norm(W, 2, at::IntArrayRef{1}).max();
+  return on_unit_scale(
+      W, [](const at::Tensor& x) { return at::linalg_vector_norm(x, 2, at::IntArrayRef{1}).max(); },
+      true);
 }
 at::Tensor row_l2_dual_norm(const at::Tensor& G) {
   check_matrix(G, "row_l2_dual_norm");
-  return at::linalg_vector_norm(G, 2, at::IntArrayRef{1}).sum();
+  return on_unit_scale(
+      G, [](const at::Tensor& x) { return at::linalg_vector_norm(x, 2, at::IntArrayRef{1}).sum(); },
+      true);
 }
 at::Tensor dualize_row_l2(const at::Tensor& G) {
   check_matrices(G, "dualize_row_l2");
-  return safe_divide(G, at::linalg_vector_norm(G, 2, at::IntArrayRef{-1}, /*keepdim=*/true));
+  return on_unit_scale(
+      G,
+      [](const at::Tensor& x) {
+        return safe_divide(x, at::linalg_vector_norm(x, 2, at::IntArrayRef{-1}, /*keepdim=*/true));
+      },
+      false);
 }
 
 at::Tensor row_rms_norm(const at::Tensor& W) {
@@ -116,26 +152,42 @@ at::Tensor dualize_row_rms(const at::Tensor& G) {
 
 at::Tensor col_l2_norm(const at::Tensor& W) {
   check_matrix(W, "col_l2_norm");
-  return at::linalg_vector_norm(W, 2, at::IntArrayRef{0}).max();
+  return on_unit_scale(
+      W, [](const at::Tensor& x) { return at::linalg_vector_norm(x, 2, at::IntArrayRef{0}).max(); },
+      true);
 }
 at::Tensor col_l2_dual_norm(const at::Tensor& G) {
   check_matrix(G, "col_l2_dual_norm");
-  return at::linalg_vector_norm(G, 2, at::IntArrayRef{0}).sum();
+  return on_unit_scale(
+      G, [](const at::Tensor& x) { return at::linalg_vector_norm(x, 2, at::IntArrayRef{0}).sum(); },
+      true);
 }
 at::Tensor dualize_col_l2(const at::Tensor& G) {
   check_matrices(G, "dualize_col_l2");
-  return safe_divide(G, at::linalg_vector_norm(G, 2, at::IntArrayRef{-2}, /*keepdim=*/true));
+  return on_unit_scale(
+      G,
+      [](const at::Tensor& x) {
+        return safe_divide(x, at::linalg_vector_norm(x, 2, at::IntArrayRef{-2}, /*keepdim=*/true));
+      },
+      false);
 }
 
 at::Tensor schatten_norm(const at::Tensor& W, double q) {
   check_matrix(W, "schatten_norm");
   check_q(q, "schatten_norm");
-  return at::linalg_vector_norm(at::linalg_svdvals(W), q);
+  return on_unit_scale(
+      W, [q](const at::Tensor& x) { return at::linalg_vector_norm(at::linalg_svdvals(x), q); },
+      true);
 }
 at::Tensor schatten_dual_norm(const at::Tensor& G, double q) {
   check_matrix(G, "schatten_dual_norm");
   check_q(q, "schatten_dual_norm");
-  return at::linalg_vector_norm(at::linalg_svdvals(G), q / (q - 1.0));
+  return on_unit_scale(
+      G,
+      [q](const at::Tensor& x) {
+        return at::linalg_vector_norm(at::linalg_svdvals(x), q / (q - 1.0));
+      },
+      true);
 }
 at::Tensor dualize_schatten(const at::Tensor& G, double q, Cost* cost) {
   check_matrices(G, "dualize_schatten");

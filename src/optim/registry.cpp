@@ -260,7 +260,8 @@ const std::vector<OptimizerInfo>& optimizer_infos() {
                 {"total_steps", 0, "T (0: the run's --steps)"},
                 {"mode", "svd",
                  "svd (exact, at the norm of U V^T) | taylor (track-3 script) | staged "
-                 "(fzwark/DynMuon: raw M, msign, taylor)"}}}),
+                 "(fzwark/DynMuon: summed momentum M <- mu*M + G, then raw M, msign, taylor; "
+                 "its recipe adds tau=0.04 w=0.04 scale=spectral orthogonalizer=dion)"}}}),
          true, muon_family([](const OptimizerArgs& a) -> Rule {
            const int64_t own = a.h.at("total_steps").get<int64_t>();
            const int64_t T = own > 0 ? own : a.total_steps;
@@ -360,14 +361,16 @@ const std::vector<OptimizerInfo>& optimizer_infos() {
                 {"dual_lr", 0.2, "dual step size alpha (decayed linearly over the dual steps)"},
                 {"orthogonalizer", "polar-express", "msign inside the dual ascent"},
                 {"retraction", "polar", "polar | cayley | qr"},
-                {"retraction_steps", 2, "polar: NS steps; cayley: fixed-point iterations"}}}),
+                {"retraction_steps", -1,
+                 "polar: NS steps; cayley: fixed-point iterations (-1: polar 2, cayley 5)"}}}),
          true, stiefel_family(true, "manifold-muon")},
         {"stiefel", "Frobenius on the Stiefel tangent space",
          "D = M - W sym(W^T M), |D|_F = sqrt(n); W <- retract(W - lr D)",
          "Li, Fuxin & Todorovic 2020 (Cayley); tangent projection", 0.02,
          join({momentum_hp(),
                {{"retraction", "polar", "polar | cayley | qr"},
-                {"retraction_steps", 2, "polar: NS steps; cayley: fixed-point iterations"}}}),
+                {"retraction_steps", -1,
+                 "polar: NS steps; cayley: fixed-point iterations (-1: polar 2, cayley 5)"}}}),
          true, stiefel_family(false, "stiefel")},
     };
     for (const auto& e : norm_entries()) rows.push_back(norm_row(e));

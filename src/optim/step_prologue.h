@@ -28,4 +28,17 @@ inline at::Tensor ema_momentum(std::map<std::string, at::Tensor>& buffers, const
   return nesterov ? g.lerp(buf, mu) : buf;
 }
 
+// Heavy-ball momentum as a running sum B ← μB + G (fzwark/DynMuon, Dion's
+// muon.py), in buffers["momentum_buffer"]; returns G + μB with Nesterov, B
+// without. Its size is 1/(1−μ) times the EMA's, which a rule whose step
+// depends on ‖M‖ (DynMuon's raw and ‖M‖^p phases) must reproduce.
+inline at::Tensor sum_momentum(std::map<std::string, at::Tensor>& buffers, const at::Tensor& g,
+                               double mu, bool nesterov) {
+  if (mu == 0.0) return g;
+  auto& buf = buffers["momentum_buffer"];
+  if (!buf.defined()) buf = at::zeros_like(g, at::MemoryFormat::Contiguous);
+  buf.mul_(mu).add_(g);
+  return nesterov ? g.add(buf, mu) : buf;
+}
+
 }  // namespace steepest::detail

@@ -19,6 +19,9 @@ namespace {
 // Convergent quintic p(σ) = σ(15/8 − 10/8σ² + 3/8σ⁴): p(1) = 1, p'(1) = p''(1) = 0
 // (the final step of the Polar Express paper's list, Amsel et al. 2025).
 constexpr double kPolarA = 15.0 / 8.0, kPolarB = -10.0 / 8.0, kPolarC = 3.0 / 8.0;
+// The largest σ² from which the polar retraction's two default steps reach 1e-3 of 1
+// (σ² = 1.5: 1.0333, then 1.0001).
+constexpr double kPolarSafeSquare = 1.5;
 
 // Householder QR of an m×n matrix plus forming its thin Q, each
 // 2mn² − (2/3)n³ FLOPs (Trefethen & Bau, Lecture 10).
@@ -57,6 +60,13 @@ StiefelRetraction stiefel_retraction_from_name(const std::string& name) {
                               "'; known: polar, cayley, qr");
 }
 
+int stiefel_retraction_steps(StiefelRetraction retraction, int requested) {
+  if (requested >= 0) return requested;
+  // Polar: two quintic steps (σ² ≤ 1.5 within 1e-4). Cayley: the five
+  // fixed-point iterations of Li, Fuxin & Todorovic's Cayley SGD.
+  return retraction == StiefelRetraction::Cayley ? 5 : 2;
+}
+
 Cost stiefel_step_cost(const StiefelOptions& o, int64_t rows, int64_t cols) {
   const int64_t m = std::max(rows, cols), n = std::min(rows, cols);
   Cost c;
@@ -76,18 +86,21 @@ Cost stiefel_step_cost(const StiefelOptions& o, int64_t rows, int64_t cols) {
       break;
     }
   }
-  switch (stiefel_retraction_from_name(o.retraction())) {
+  const StiefelRetraction retraction = stiefel_retraction_from_name(o.retraction());
+  const int steps = stiefel_retraction_steps(retraction, o.retraction_steps());
+  switch (retraction) {
     case StiefelRetraction::Polar:
-      for (int s = 0; s < o.retraction_steps(); ++s) {
+      for (int s = 0; s < steps; ++s) {
         count_gemm(&c, n, m, n);  // XᵀX
         count_gemm(&c, n, n, n);  // (XᵀX)²
         count_gemm(&c, m, n, n);  // X·poly
       }
       break;
     case StiefelRetraction::Cayley:
-      count_gemm(&c, n, m, n);  // WᵀD
-      count_gemm(&c, m, n, n);  // D̂ = D − ½W(WᵀD)
-      for (int s = 0; s <= o.retraction_steps(); ++s) {
+      count_gemm(&c, n, m, n);      // WᵀD
+      count_gemm(&c, m, n, n);      // D̂ = D − ½W(WᵀD)
+      count_gemm(&c, m, 2 * n, m);  // U·Vᵀ, for ‖A_s‖₁
+      for (int s = 0; s <= steps; ++s) {
         count_gemm(&c, 2 * n, m, n);  // Vᵀ·X
         count_gemm(&c, m, 2 * n, n);  // U·(VᵀX)
       }
@@ -139,39 +152,45 @@ at::Tensor stiefel_retract(StiefelRetraction retraction, const at::Tensor& W, co
     case StiefelRetraction::Polar: {
       // X ← X·p(XᵀX): X's singular values are already ≈ 1 (√(1 + lr²σ(D)²) for a
       // tangent D), so no Frobenius normalization; the error cubes each step.
-      // p has a repelling fixed point at √(7/3) ≈ 1.53: a σ beyond it (lr·‖D‖₂ >
-      // 1.155) would blow up. So the first step bounds σ_max² by the Gershgorin
-      // bound b = max row sum of |XᵀX| and, where b > 2, scales X by 1/√b: then
-      // σ ≤ 1, where p is increasing and maps [0, 1] into itself. Below 2 nothing
-      // changes (σ ≤ √2 converges as it is). Branch-free, no extra GEMM.
+      // From σ² ≤ kPolarSafeSquare two steps land within 1e-4 of 1, and p maps
+      // [1, kPolarSafeSquare^½] into itself. A larger step (Gershgorin bound b
+      // of σ_max² above that, lr·‖D‖₂ ≳ 0.7) would need ever more steps, and a
+      // rescale into σ ≤ 1 pushes the small σ down where two steps cannot lift
+      // them: such a step takes the exact polar factor instead (one SVD, one
+      // host sync per step to decide; rare at training learning rates).
       at::Tensor X = W - D * lr;
+      if (steps == 0) return X;
+      at::Tensor A = detail::matmul(detail::mT(X), X, cost);  // n×n
+      const double b = A.abs().sum(-1).amax().item<double>();
+      if (!(b <= kPolarSafeSquare)) return polar_svd(X, cost);
       for (int s = 0; s < steps; ++s) {
-        at::Tensor A = detail::matmul(detail::mT(X), X, cost);  // n×n
-        if (s == 0) {
-          const auto b = A.abs().sum(-1, /*keepdim=*/true).amax(-2, /*keepdim=*/true);
-          const auto f = at::where(b > 2.0, b.reciprocal(), at::ones_like(b));
-          X = X * f.sqrt();
-          A = A * f;
-        }
+        if (s > 0) A = detail::matmul(detail::mT(X), X, cost);
         const auto B = detail::gemm(A, A, A, kPolarB, kPolarC, cost);  // b·A + c·A²
         X = detail::gemm(X, X, B, kPolarA, 1.0, cost);                 // a·X + X·B
       }
       return X;
     }
     case StiefelRetraction::Cayley: {
-      // Li, Fuxin & Todorovic 2020: Y = W − (lr/2)·A_s(W + Y) is the Cayley
-      // transform (I + lr/2·A_s)⁻¹(I − lr/2·A_s)W, orthogonal for skew A_s =
+      // Li, Fuxin & Todorovic 2020: Y = W − (α/2)·A_s(W + Y) is the Cayley
+      // transform (I + α/2·A_s)⁻¹(I − α/2·A_s)W, orthogonal for skew A_s =
       // D̂Wᵀ − WD̂ᵀ, whose action on W is the tangent part of D. A_s = U·Vᵀ with
       // U = [D̂, W], V = [W, −D̂] (m×2n), so A_s·X = U·(VᵀX) costs O(mn²).
+      // Their Cayley SGD clips the step to α = min(lr, 2q/‖A_s‖₁), q = ½: the
+      // fixed-point map then contracts (α/2·‖A_s‖₂ ≤ ½), which is what keeps Y
+      // on St (without it σ_max(W) reached 6.2 in 3 steps and NaN in 5).
       const auto K = detail::matmul(detail::mT(W), D, cost);   // n×n
       const auto Dh = detail::gemm(D, W, K, 1.0, -0.5, cost);  // D − ½W(WᵀD)
       const auto U = at::cat({Dh, W}, 1);
-      const auto Vt = detail::mT(at::cat({W, -Dh}, 1));                     // 2n×m
+      const auto Vt = detail::mT(at::cat({W, -Dh}, 1));  // 2n×m
+      // ‖A_s‖₁, the largest column sum of |U·Vᵀ| (m×m, formed for its norm only).
+      const auto norm1 = detail::matmul(U, Vt, cost).abs().sum(0).amax();
+      const auto alpha = (1.0 / (norm1.to(at::kDouble) + 1e-8)).clamp_max(lr).to(W.scalar_type());
       const auto P = detail::matmul(U, detail::matmul(Vt, W, cost), cost);  // A_s·W
-      at::Tensor Y = W - P * lr;                                            // explicit Euler start
-      const at::Tensor base = W - P * (0.5 * lr);
+      at::Tensor Y = W - P * alpha;                                         // explicit Euler start
+      const at::Tensor half = alpha * 0.5;
+      const at::Tensor base = W - P * half;
       for (int s = 0; s < steps; ++s)
-        Y = detail::gemm(base, U, detail::matmul(Vt, Y, cost), 1.0, -0.5 * lr, cost);
+        Y = base - detail::matmul(U, detail::matmul(Vt, Y, cost), cost) * half;
       return Y;
     }
     case StiefelRetraction::Qr: {
@@ -210,7 +229,9 @@ Stiefel::Stiefel(std::vector<torch::optim::OptimizerParamGroup> groups, StiefelO
     stiefel_method_from_name(o.method());  // validate the names
     stiefel_retraction_from_name(o.retraction());
     Orthogonalizer::from_name(o.orthogonalizer());
-    TORCH_CHECK(o.retraction_steps() >= 0, "Stiefel: retraction_steps must be >= 0, got ",
+    TORCH_CHECK(o.retraction_steps() >= -1,
+                "Stiefel: retraction_steps must be >= 0, or -1 for the retraction's own "
+                "(polar 2, cayley 5), got ",
                 o.retraction_steps());
     TORCH_CHECK(o.dual_steps() >= 1, "Stiefel: dual_steps must be >= 1, got ", o.dual_steps());
     TORCH_CHECK(o.dual_lr() > 0, "Stiefel: dual_lr must be > 0, got ", o.dual_lr());
@@ -284,7 +305,9 @@ at::Tensor Stiefel::step(LossClosure closure) {
       const at::Tensor Wn =
           first && !W.any().item<bool>()
               ? polar_svd(W - D * o.lr(), &step_cost_)
-              : stiefel_retract(retraction, W, D, o.lr(), o.retraction_steps(), &step_cost_);
+              : stiefel_retract(retraction, W, D, o.lr(),
+                                stiefel_retraction_steps(retraction, o.retraction_steps()),
+                                &step_cost_);
       p.copy_((W.size(0) == p.size(0) ? Wn : Wn.t()).reshape(p.sizes()));
     }
   }

@@ -106,6 +106,17 @@ at::Tensor addmm(const at::Tensor& self, const at::Tensor& a, const at::Tensor& 
     at::Tensor out = onednn_matmul(self, a, b, beta, alpha, aten_addmm);
     if (out.defined()) return out;
   }
+  // bf16 without a native kernel (no AVX512_BF16/AMX, or the primitive
+  // declined): libtorch 1.13's CPU fallback loses accuracy with the inner
+  // dimension (a keller msign step 26-29% from fp32's at 128-512 wide, against
+  // < 5% with fp32 accumulation). Compute what bf16 units do instead: the bf16
+  // operands, exactly widened, multiplied and summed in fp32, rounded once.
+  if (gemm_backend() != GemmBackend::Aten && a.scalar_type() == at::kBFloat16 &&
+      b.scalar_type() == at::kBFloat16 && a.device().is_cpu() && b.device().is_cpu() &&
+      (!at::GradMode::is_enabled() || (!a.requires_grad() && !b.requires_grad()))) {
+    const at::Tensor self32 = self.defined() ? self.to(at::kFloat) : self;
+    return addmm(self32, a.to(at::kFloat), b.to(at::kFloat), beta, alpha).to(at::kBFloat16);
+  }
   const bool batched = a.dim() == 3;
   Operand oa{}, ob{};
   const bool fits = use_dnnl() && a.scalar_type() == at::kFloat && b.scalar_type() == at::kFloat &&

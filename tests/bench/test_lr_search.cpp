@@ -85,6 +85,18 @@ TEST(LrSearch, NeverExceedsTheBudgetAndStopsWhenResolved) {
   EXPECT_TRUE(next_lr_trials(fine, 0.013, {9, 4.0}).empty());
 }
 
+// The search's own midpoints are rounded to 4 digits, so √2 apart reads as
+// 0.02/0.01414 = 1.41443 > √2: still resolved, no trial spent on 0.01682.
+TEST(LrSearch, RoundedSqrt2GapsCountAsResolved) {
+  const std::vector<LrTrial> tried = {
+      {0.005, 3.0}, {0.01414, 1.5}, {0.02, 1.0}, {0.02828, 1.2}, {0.08, 3.0}};
+  EXPECT_GT(0.02 / 0.01414, std::sqrt(2.0));
+  EXPECT_TRUE(next_lr_trials(tried, 0.02, {9, 4.0}).empty());
+  // A wider gap is still refined.
+  const std::vector<LrTrial> coarse = {{0.005, 3.0}, {0.013, 1.5}, {0.02, 1.0}, {0.02828, 1.2}};
+  EXPECT_EQ(next_lr_trials(coarse, 0.02, {9, 4.0}), std::vector<double>{0.01612});
+}
+
 TEST(LrSearch, RefusesABadRule) {
   EXPECT_THROW(next_lr_trials({}, 0.02, {2, 4.0}), std::invalid_argument);
   EXPECT_THROW(next_lr_trials({}, 0.02, {5, 1.0}), std::invalid_argument);

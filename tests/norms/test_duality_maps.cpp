@@ -1,5 +1,7 @@
 #include <gtest/gtest.h>
 
+#include <cmath>
+
 #include "steepest/norms/duality_maps.h"
 #include "steepest/norms/norm.h"
 #include "test_util.h"
@@ -79,6 +81,39 @@ TEST_P(EveryNorm, UsesTheGivenMsign) {
   } else {
     EXPECT_LT(testing::rel_err(D, map->dualize(G)), 1e-12) << map->name() << " ignores msign";
   }
+}
+
+// fp32 inputs far from unit scale: G·10^k, k = −8 … 30. Every map is scale-
+// invariant and every norm homogeneous, so D(G·10^k) = D(G) and ‖G·10^k‖† =
+// 10^k‖G‖† wherever that is representable (it is, for these sizes). Raw
+// squares (Frobenius, row, column norms) overflowed at 1e30, and Schatten's
+// σ^(1/(q−1)) left fp32's range near q = 1 (0 at 1e-4, NaN at 1e3).
+void expect_scale_free(const NormPtr& map) {
+  at::manual_seed(23);
+  const auto G = at::randn({12, 20});
+  const auto D1 = map->dualize(G);
+  const double dual1 = v(map->dual_norm(G));
+  for (int k = -8; k <= 30; ++k) {
+    const double s = std::pow(10.0, k);
+    const auto Gk = G * s;
+    const auto D = map->dualize(Gk);
+    ASSERT_TRUE(at::isfinite(D).all().item<bool>()) << map->name() << " k " << k;
+    EXPECT_LT(testing::rel_err(D, D1), 1e-4) << map->name() << " k " << k;
+    EXPECT_NEAR(v(map->norm(D)), 1.0, 1e-4) << map->name() << " k " << k;
+    const double dual = v(map->dual_norm(Gk));
+    EXPECT_NEAR(dual / s, dual1, 1e-4 * dual1) << map->name() << " k " << k;
+    EXPECT_NEAR(frobenius_inner(Gk.to(at::kDouble), D.to(at::kDouble)) / s, dual1, 1e-4 * dual1)
+        << map->name() << " k " << k;
+  }
+}
+
+TEST_P(EveryNorm, IdentitiesHoldInFp32FromTinyToHugeScales) {
+  expect_scale_free(all_norms()[GetParam()]);
+}
+
+TEST(DualityMaps, SchattenNearQ1IsScaleFreeInFp32) {
+  for (const char* q : {"1.05", "1.1", "1.5", "20"})
+    expect_scale_free(make_norm(std::string("schatten-") + q));
 }
 
 INSTANTIATE_TEST_SUITE_P(All, EveryNorm, ::testing::Range<size_t>(0, all_norms().size()),

@@ -1,12 +1,16 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <cstdio>
 #include <limits>
 
 #include "optim/gradient_checks.h"
 #include "steepest/compat.h"
+#include "steepest/linalg/compute_dtype.h"
 #include "steepest/linalg/polar_svd.h"
 #include "steepest/optim/muon.h"
+#include "steepest/optim/registry.h"
+#include "steepest/util/cpu_features.h"
 #include "test_util.h"
 
 namespace steepest {
@@ -58,6 +62,9 @@ TEST(Muon, Bf16MsignStaysWithinItsToleranceOfFp32AndSparesFp64) {
         ((after[0] * after[1]).sum() / (after[0].norm() * after[1].norm())).item<double>();
     EXPECT_GT(cosine, 0.99) << shape[0] << "x" << shape[1];
     EXPECT_LT(testing::rel_err(after[1], after[0]), 0.05) << shape[0] << "x" << shape[1];
+    std::printf("[ measured ] bf16 vs fp32 msign step, %ldx%ld: cosine %.5f, relative error %.4f\n",
+                static_cast<long>(shape[0]), static_cast<long>(shape[1]), cosine,
+                testing::rel_err(after[1], after[0]));
   }
   at::manual_seed(32);
   auto W = at::randn({32, 16}, at::kDouble).set_requires_grad(true);
@@ -71,6 +78,26 @@ TEST(Muon, Bf16MsignStaysWithinItsToleranceOfFp32AndSparesFp64) {
   Muon ref_opt({{"w", R}}, MuonOptions(0.1));
   ref_opt.step();
   EXPECT_TRUE(at::equal(W.detach(), R.detach()));
+}
+
+// What docs/OPTIMIZERS.md and the README state: the Muon family's registry
+// default is dtype=auto, which iterates in bf16 exactly where the CPU
+// multiplies bf16 natively (AVX512_BF16 or AMX) and in fp32 elsewhere.
+TEST(Muon, DefaultDtypeIsAutoBf16OnlyWhereTheCpuHasIt) {
+  for (const char* name : {"muon", "normuon", "dynmuon", "contra-muon-record"}) {
+    const auto& info = optimizer_info(name);
+    bool found = false;
+    for (const auto& h : info.hyper)
+      if (h.name == "dtype") {
+        found = true;
+        EXPECT_EQ(h.value.get<std::string>(), "auto") << name;
+      }
+    EXPECT_TRUE(found) << name;
+  }
+  EXPECT_EQ(compute_dtype_from_name("auto"),
+            cpu_has_native_bf16() ? at::kBFloat16 : at::ScalarType::Undefined);
+  std::printf("[ measured ] this CPU multiplies bf16 natively: %s\n",
+              cpu_has_native_bf16() ? "yes (dtype=auto is bf16)" : "no (dtype=auto is fp32)");
 }
 
 // The allocation-free finite check of every gradient: huge finite values pass,

@@ -5,6 +5,7 @@
 #include <cmath>
 #include <cstdio>
 #include <tuple>
+#include <utility>
 
 #include "steepest/linalg/orthogonalizer.h"
 #include "steepest/linalg/polar_svd.h"
@@ -114,7 +115,8 @@ TEST(Stiefel, GemmCountsPerStep) {
     return stiefel_step_cost(StiefelOptions().method(method).retraction(retraction), 32, 16).gemms;
   };
   EXPECT_EQ(count("tangent", "polar"), 2 + 2 * 3);
-  EXPECT_EQ(count("tangent", "cayley"), 2 + 2 + 2 * 3);
+  // Cayley: WᵀD, D̂, U·Vᵀ for ‖A_s‖₁, then A_s·W and 5 iterations of two each.
+  EXPECT_EQ(count("tangent", "cayley"), 2 + 2 + 1 + 2 * 6);
   EXPECT_EQ(count("tangent", "qr"), 2);
   const int64_t msign = Orthogonalizer::from_name("polar-express").cost(32, 16).gemms;
   EXPECT_EQ(msign, 15);
@@ -218,36 +220,60 @@ TEST(Stiefel, DualAscentStartsFromTheTangentProjection) {
   EXPECT_LT(residual.item<double>(), 0.5 * tangency(W, polar_svd(M)));
 }
 
-// The polar retraction's quintic has a repelling fixed point at √(7/3): with a
-// near-rank-1 momentum and lr·‖D‖₂ ≳ 1.4 > 1.155 its unscaled form blows the
-// weights up. The Gershgorin scaling keeps every σ ≤ 1 after the first quintic
-// (≤ 1.24 when it is not needed, b ≤ 2, and ≈ 1 after the next), and enough
-// steps still land on the manifold.
-TEST(Stiefel, PolarRetractionStaysBoundedAtLargeSteps) {
+// The singular values of W after `steps` optimizer steps with a near-rank-1
+// momentum (the hostile case: lr·‖D‖₂ up to lr·√n), square n×n weights.
+std::pair<double, double> sigma_range_after(const std::string& retraction, int64_t n, double lr,
+                                            int steps) {
   at::manual_seed(42);
-  const auto u = at::randn({32, 1}), v = at::randn({1, 16});
-  for (int steps : {2, 12}) {
-    auto W = param({32, 16});
-    Stiefel opt({{"w", W}}, StiefelOptions(0.5).momentum(0.9).retraction_steps(steps));
-    for (int t = 0; t < 20; ++t) {
-      W.mutable_grad() = at::mm(u, v) * 10.0 + 1e-3 * at::randn({32, 16});
-      opt.step();
-      ASSERT_TRUE(at::isfinite(W).all().item<bool>()) << "steps " << steps << " t " << t;
-      EXPECT_LE(at::linalg_matrix_norm(W.detach(), 2).item<double>(), 1.05);
-    }
-    // Two steps cannot restore σ ≈ 1/(lr·‖D‖₂) in one go (documented); twelve can.
-    if (steps == 12) {
-      EXPECT_LT(stiefel_distance(W), 1e-4);
+  const auto u = at::randn({n, 1}), v = at::randn({1, n});
+  auto W = param({n, n});
+  Stiefel opt({{"w", W}}, StiefelOptions(lr).momentum(0.9).retraction(retraction));
+  for (int t = 0; t < steps; ++t) {
+    W.mutable_grad() = at::mm(u, v) * 10.0 + 1e-3 * at::randn({n, n});
+    opt.step();
+  }
+  const auto s = at::linalg_svdvals(W.detach().to(at::kDouble));
+  return {s.min().item<double>(), s.max().item<double>()};
+}
+
+// Polar: the quintic has a repelling fixed point at √(7/3), and a rescale into
+// σ ≤ 1 left small σ at 0.78 (n 128) and 0.07 (n 512) after 5 steps at lr 0.16.
+// Steps the two quintic steps cannot finish take the exact polar factor.
+// Cayley: without Cayley SGD's clip α = min(lr, 1/‖A_s‖₁), σ_max reached 6.2
+// after 3 steps (n 128, lr 0.2) and NaN within 5 (n 512, lr 0.16).
+TEST(Stiefel, RetractionsLandOnTheManifoldAtAnyLr) {
+  for (const std::string retraction : {"polar", "cayley"}) {
+    for (const int64_t n : {128, 512}) {
+      for (const double lr : {0.02, 0.16, 0.2, 1.0}) {
+        const auto [lo, hi] = sigma_range_after(retraction, n, lr, 5);
+        EXPECT_GE(lo, 1 - 1e-3) << retraction << " n " << n << " lr " << lr;
+        EXPECT_LE(hi, 1 + 1e-3) << retraction << " n " << n << " lr " << lr;
+      }
     }
   }
-  // The scaling is exactly off for the small steps it is not needed for.
+}
+
+TEST(Stiefel, PolarRetractionTakesTheExactFactorOnlyForLargeSteps) {
+  at::manual_seed(43);
   const auto W = testing::random_orthonormal(32, 16);
   const auto D = stiefel_tangent_direction(W, at::randn({32, 16}, at::kDouble));
-  const auto X = W - D * 0.02;
-  auto one = stiefel_retract(StiefelRetraction::Polar, W, D, 0.02, 1);
-  const auto A = at::mm(X.t(), X);
-  const auto P = X * (15.0 / 8) + at::mm(X, A * (-10.0 / 8) + at::mm(A, A) * (3.0 / 8));
+  // σ(W − lr·D)² = 1 + lr²σ(D)²: at lr 1 far beyond what two quintic steps finish.
+  Cost cost;
+  const auto X = stiefel_retract(StiefelRetraction::Polar, W, D, 1.0, 2, &cost);
+  EXPECT_LT(testing::rel_err(X, polar_svd(W - D)), 1e-10);
+  EXPECT_GT(cost.other_flops, 0.0);  // the SVD
+  // Cayley's clipped step is never longer than lr and lands on St.
+  const auto Y = stiefel_retract(StiefelRetraction::Cayley, W, D, 1.0, 5);
+  EXPECT_LT(stiefel_distance(Y), 1e-3);
+  EXPECT_LT((Y - W).norm().item<double>(), (X - W).norm().item<double>());
+  // A small step is the plain quintic step, no SVD.
+  const auto Xs = W - D * 0.02;
+  Cost small;
+  auto one = stiefel_retract(StiefelRetraction::Polar, W, D, 0.02, 1, &small);
+  const auto A = at::mm(Xs.t(), Xs);
+  const auto P = Xs * (15.0 / 8) + at::mm(Xs, A * (-10.0 / 8) + at::mm(A, A) * (3.0 / 8));
   EXPECT_LT(testing::rel_err(one, P), 1e-12);
+  EXPECT_EQ(small.other_flops, 0.0);
 }
 
 // A wide weight is the transpose of a tall one: same trajectory.

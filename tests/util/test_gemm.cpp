@@ -209,10 +209,35 @@ TEST(Gemm, OtherDtypesGoToLibtorchUnchanged) {
   BackendGuard guard;
   const auto a = at::randn({8, 5}, at::kDouble), b = at::randn({5, 4}, at::kDouble);
   EXPECT_TRUE(at::equal(detail::mm(a, b), at::mm(a, b)));
-  // bf16 goes to libtorch unless the matmul primitive takes it.
+  // bf16 without the matmul primitive: the bf16 operands multiplied and summed
+  // in fp32, rounded once (what bf16 units do); the libtorch backend keeps
+  // libtorch's own bf16 GEMM.
   set_gemm_backend(GemmBackend::DnnlSgemm);
   const auto h = at::randn({8, 16}).to(at::kBFloat16), w = at::randn({16, 4}).to(at::kBFloat16);
+  EXPECT_TRUE(
+      at::equal(detail::mm(h, w), at::mm(h.to(at::kFloat), w.to(at::kFloat)).to(at::kBFloat16)));
+  set_gemm_backend(GemmBackend::Aten);
   EXPECT_TRUE(at::equal(detail::mm(h, w), at::mm(h, w)));
+}
+
+// A bf16 GEMM with a long inner dimension stays within bf16's output rounding
+// of the exact product of its bf16 operands: fp32 accumulation. (libtorch
+// 1.13's CPU fallback, which the msign's bf16 GEMMs took on CPUs without
+// AVX512_BF16/AMX, was several times further off.)
+TEST(Gemm, Bf16AccumulatesInFp32) {
+  at::manual_seed(13);
+  BackendGuard guard;
+  for (auto backend : {GemmBackend::Auto, GemmBackend::DnnlSgemm}) {
+    set_gemm_backend(backend);
+    const auto a = at::randn({64, 2048}).to(at::kBFloat16),
+               b = at::randn({2048, 64}).to(at::kBFloat16);
+    const auto exact = at::mm(a.to(at::kDouble), b.to(at::kDouble));
+    const auto got = detail::mm(a, b).to(at::kDouble);
+    // bf16 rounds to 8 significant bits: 2^-9 relative per entry at most.
+    EXPECT_LT(((got - exact).abs().max() / exact.abs().max()).item<double>(), 4e-3)
+        << static_cast<int>(backend);
+    EXPECT_LT(testing::rel_err(got, exact), 3e-3) << static_cast<int>(backend);
+  }
 }
 
 TEST(Gemm, BackendNamesFollowTheSetting) {

@@ -20,7 +20,7 @@ double kendall_tau(const std::vector<double>& a, const std::vector<double>& b);
 
 struct ScalePair {
   size_t a = 0, b = 0;  // indices into the scales
-  Interval tau;         // of the optimizers' mean final val losses
+  Interval tau;         // of the optimizers' mean final val losses; lo/hi: seed-resampling range
 };
 
 struct SpeedUp {
@@ -40,13 +40,15 @@ struct ScaleComparison {
 };
 
 // Compares results directories (each a bench suite of the same optimizers at
-// one scale). Intervals: percentile bootstrap over seeds (each optimizer's
-// seed runs resampled with replacement, `resamples` times, fixed RNG seed),
-// so they say how much the ranking and the speed-ups depend on the seeds.
+// one scale). τ's range: the expanded percentile bootstrap over seeds (each
+// optimizer's seed runs resampled with replacement, `resamples` times, fixed
+// RNG seed; expanded for the fewest seeds behind a mean), which says how much
+// the ranking depends on the seeds; its coverage of the true τ is measured,
+// not nominal (docs/BENCH.md). Speed-ups: Fieller's interval (steps_speedup).
 // Speed-ups are over `baseline` (a label; AdamW by default; "" for none),
 // which must be among the optimizers finished at every scale.
 // Throws std::invalid_argument when fewer than two scales or optimizers are shared.
-ScaleComparison compare_scales(const std::vector<BenchResults>& scales, int resamples = 2000,
+ScaleComparison compare_scales(const std::vector<BenchResults>& scales, int resamples = 10000,
                                const std::string& baseline = "adamw");
 
 // Markdown: losses by scale with each scale's ranks, τ per pair of scales,

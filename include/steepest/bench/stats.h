@@ -37,7 +37,26 @@ struct Interval {
 };
 
 // The 2.5% and 97.5% percentiles of the finite values (NaN when none).
+// With 5 seeds this covers a mean only ~83% of the time (docs/BENCH.md).
 std::pair<double, double> percentile_interval(std::vector<double> v);
+
+// Hesterberg's expanded percentile interval ("What teachers should know about
+// the bootstrap", 2015, §5.2) for a statistic of samples of size n ≥ 2: the
+// percentiles at Φ(∓√(n/(n−1))·t_{0.975,n−1}) instead of 2.5%/97.5%, which
+// corrects the bootstrap's narrowness (variance (n−1)/n, z instead of t) for
+// a mean. n = 5: the 0.096% and 99.904% percentiles. NaN when no finite value.
+std::pair<double, double> expanded_percentile_interval(std::vector<double> v, size_t n);
+
+// Fieller's 95% interval for the ratio mean(a)/mean(b) of two independent
+// samples (each ≥ 2 values; Fieller 1954): the ρ with (ā − ρb̄)² ≤
+// t²(s_a²/n_a + ρ²s_b²/n_b), t at Welch–Satterthwaite's df at ρ = ā/b̄. Its
+// coverage at n = 5 is measured in tests/bench/test_interval_coverage.cpp.
+// lo/hi are NaN when b̄ is not significantly non-zero (the set is unbounded)
+// or a sample has fewer than 2 values.
+Interval fieller_ratio_interval(const std::vector<double>& a, const std::vector<double>& b);
+
+// Φ, the standard normal CDF.
+double normal_cdf(double z);
 
 // A bootstrap resample of x (same size, drawn with replacement); x non-empty.
 std::vector<double> resampled(const std::vector<double>& x, std::mt19937_64& rng);

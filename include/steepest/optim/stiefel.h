@@ -22,9 +22,10 @@ enum class StiefelMethod {
 };
 // How W − lr·D is brought back onto St.
 enum class StiefelRetraction {
-  Polar,   // "polar": quintic Newton–Schulz (15/8, −10/8, 3/8) steps; X is scaled into
-           // σ ≤ 1 only when a Gershgorin bound says σ_max² > 2 (large lr·‖D‖₂)
-  Cayley,  // "cayley": Cayley transform by fixed-point iteration (Li, Fuxin & Todorovic 2020)
+  Polar,   // "polar": quintic Newton–Schulz (15/8, −10/8, 3/8) steps; the exact polar
+           // factor (SVD) where a Gershgorin bound says σ_max² > 1.5 (large lr·‖D‖₂)
+  Cayley,  // "cayley": Cayley transform by fixed-point iteration, step clipped to
+           // min(lr, 1/‖A_s‖₁) (Li, Fuxin & Todorovic 2020, Cayley SGD)
   Qr,      // "qr": Q of the QR factorization, signs fixed so that diag(R) > 0
 };
 // Parse a name; std::invalid_argument listing the valid names otherwise.
@@ -43,8 +44,9 @@ struct StiefelOptions : torch::optim::OptimizerCloneableOptions<StiefelOptions> 
   TORCH_ARG(std::string, method) = "tangent";
   TORCH_ARG(std::string, retraction) = "polar";  // "polar" | "cayley" | "qr"
   // polar: quintic steps; cayley: fixed-point iterations after the Euler start;
-  // qr: unused. 0 is allowed (polar: no retraction; cayley: explicit Euler).
-  TORCH_ARG(int, retraction_steps) = 2;
+  // qr: unused. 0 is allowed (polar: no retraction; cayley: explicit Euler);
+  // -1: the retraction's own (polar 2, cayley 5; stiefel_retraction_steps()).
+  TORCH_ARG(int, retraction_steps) = -1;
   // Dual-ascent only: K iterations on Λ, with step α_k = α·(1 − k/K) (the
   // decay of Bernstein's reference code). M is rescaled to ‖M‖_F = √n first
   // (the dual problem's solution A does not depend on M's scale), so α is
@@ -70,9 +72,10 @@ struct StiefelOptions : torch::optim::OptimizerCloneableOptions<StiefelOptions> 
 
 // The GEMMs (and QR/SVD FLOP estimates) one step() spends on one m×n weight
 // (either orientation), equal to what last_step_cost() reports for it. Not
-// included: the one exact SVD of a zero weight's first step. GEMMs per step
-// (retraction_steps 2): tangent+polar 8, tangent+cayley 10, tangent+qr 2 (+ QR
-// FLOPs); dual-ascent (10 steps, polar-express msign = 15) + polar: 177.
+// included: the one exact SVD of a zero weight's first step, and the polar
+// retraction's SVD of a step too large for its quintic steps. GEMMs per step
+// (default retraction steps): tangent+polar 8, tangent+cayley 17, tangent+qr 2
+// (+ QR FLOPs); dual-ascent (10 steps, polar-express msign = 15) + polar: 177.
 Cost stiefel_step_cost(const StiefelOptions& options, int64_t m, int64_t n);
 
 // The building blocks, on a tall W (m×n, m ≥ n, WᵀW ≈ I) and M of the same shape.
@@ -86,11 +89,15 @@ at::Tensor stiefel_tangent_direction(const at::Tensor& W, const at::Tensor& M,
 at::Tensor stiefel_dual_ascent_direction(const at::Tensor& W, const at::Tensor& M, int dual_steps,
                                          double dual_lr, const std::string& orthogonalizer,
                                          Cost* cost = nullptr, at::Tensor* residual = nullptr);
-// A point of St near W − lr·D. cayley uses D itself (its skew generator
-// D̂Wᵀ − WD̂ᵀ, D̂ = D − ½W(WᵀD), is applied in low-rank form, never as m×m).
-// polar stays bounded for any lr (σ ≤ 1 after its first step when scaled), but
-// at lr·‖D‖₂ ≳ 1 the other σ start near 1/(lr·‖D‖₂) and need more `steps`
-// (each at most ×1.875) to reach the manifold.
+// The steps a retraction runs for `requested` (-1: polar 2, cayley 5).
+int stiefel_retraction_steps(StiefelRetraction retraction, int requested);
+// A point of St near W − lr·D (`steps` ≥ 0, resolved). cayley uses D itself
+// (its skew generator A_s = D̂Wᵀ − WD̂ᵀ, D̂ = D − ½W(WᵀD), is applied in
+// low-rank form; it is formed m×m once for ‖A_s‖₁) and steps by
+// α = min(lr, 1/‖A_s‖₁), as Cayley SGD does, so it may step less than lr.
+// polar runs `steps` quintic steps where σ_max(W − lr·D)² ≤ 1.5 by a
+// Gershgorin bound, and takes the exact polar factor (SVD) above: it lands on
+// St to 1e-3 at any lr (steps ≥ 2).
 at::Tensor stiefel_retract(StiefelRetraction retraction, const at::Tensor& W, const at::Tensor& D,
                            double lr, int steps, Cost* cost = nullptr);
 // ‖WᵀW − I‖_F for a tall W, ‖WWᵀ − I‖_F for a wide one (fp64).

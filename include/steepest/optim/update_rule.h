@@ -35,6 +35,12 @@ struct RuleBatch {
   at::Tensor W;  // (k, m, n): the weights before the step, only for rules with needs_weights()
 };
 
+// How the optimizer accumulates momentum for a rule (step_prologue.h).
+enum class MomentumForm {
+  Ema,  // B ← lerp(B, G, 1−μ), Nesterov lerp(G, B, μ): KellerJordan/Muon
+  Sum,  // B ← μB + G, Nesterov G + μB: fzwark/DynMuon, microsoft/dion's muon.py
+};
+
 class UpdateRule {
  public:
   virtual ~UpdateRule() = default;
@@ -52,6 +58,8 @@ class UpdateRule {
   }
   // True if direction() receives raw gradients and keeps its own momentum (Dion).
   virtual bool owns_momentum() const { return false; }
+  // The momentum the optimizer forms for direction() (unless owns_momentum()).
+  virtual MomentumForm momentum_form() const { return MomentumForm::Ema; }
   // True if direction() reads RuleBatch::W (an update-to-weight floor).
   virtual bool needs_weights() const { return false; }
   // "p=0.125 mode=svd", for tables and logs.
@@ -102,7 +110,9 @@ class HtMuonRule : public UpdateRule {
 //   "taylor" the modded-nanogpt track-3 script: dynmuon_taylor() at every step
 //            (msign alone where |p| < 1e-12), raw magnitude;
 //   "staged" fzwark/DynMuon: the raw momentum while p ≥ 0.25, msign(M) for
-//            0 ≤ p < 0.25, dynmuon_taylor() for p < 0.
+//            0 ≤ p < 0.25, dynmuon_taylor() for p < 0; its momentum is the
+//            reference's running sum (MomentumForm::Sum), whose size the raw
+//            and ‖M‖^p phases step by.
 // "taylor" and "staged" take msign from the layer's orthogonalizer.
 class DynMuonRule : public UpdateRule {
  public:
@@ -110,6 +120,9 @@ class DynMuonRule : public UpdateRule {
               std::string mode);
   std::string name() const override { return "dynmuon"; }
   at::Tensor direction(const RuleBatch& batch, Cost* cost) const override;
+  MomentumForm momentum_form() const override {
+    return mode_ == "staged" ? MomentumForm::Sum : MomentumForm::Ema;
+  }
   Cost cost(int64_t m, int64_t n, int64_t step, const Orthogonalizer& ortho) const override;
   std::string describe() const override;
   double exponent(int64_t step) const;

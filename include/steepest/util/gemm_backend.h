@@ -18,9 +18,11 @@ namespace steepest {
 enum class GemmBackend { Auto, Dnnl, DnnlSgemm, Aten };
 
 // Auto (the default) and Dnnl: oneDNN when available, else libtorch.
-// DnnlSgemm: only dnnl_sgemm, bf16 on libtorch (the path before the matmul
-// primitive, kept for side-by-side benchmarks). Aten always uses libtorch
-// (the reference the tests compare with).
+// DnnlSgemm: only dnnl_sgemm (the path before the matmul primitive, kept for
+// side-by-side benchmarks). Under all three, a bf16 GEMM that the matmul
+// primitive does not take runs as an fp32 GEMM of its (exactly widened)
+// operands, rounded to bf16 once: fp32 accumulation, as bf16 hardware does.
+// Aten always uses libtorch, bf16 included (the reference the tests compare with).
 void set_gemm_backend(GemmBackend backend);
 GemmBackend gemm_backend();
 
