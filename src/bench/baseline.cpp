@@ -2,6 +2,7 @@
 
 #include "bench/table_text.h"
 
+#include <algorithm>
 #include <cmath>
 #include <limits>
 #include <stdexcept>
@@ -13,9 +14,11 @@ constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
 
 using detail::number_text;
 
-// "(lo … hi)", or "(unbounded)" where Fieller's set is not an interval.
+// "(lo … hi)"; "(unbounded)" where Fieller's set is not an interval, and
+// nothing where there is no interval (fewer than 2 seeds on a side).
 std::string ratio_interval_text(const Interval& v) {
-  if (!std::isfinite(v.lo)) return "(unbounded)";
+  if (std::isnan(v.lo)) return "";
+  if (std::isinf(v.lo)) return "(unbounded)";
   return "(" + number_text("%.2f", v.lo) + " … " + number_text("%.2f", v.hi) + ")";
 }
 
@@ -46,8 +49,10 @@ Interval steps_speedup(const OptimizerResult& base, const OptimizerResult& o, st
              std::to_string(o.reached) + "/" + std::to_string(no);
     return {kNaN, kNaN, kNaN};
   }
-  const Interval v =
+  Interval v =
       fieller_ratio_interval(as_doubles(base.steps_to_target), as_doubles(o.steps_to_target));
+  // Steps are positive, so is their ratio: the interval's part below 0 is empty.
+  if (std::isfinite(v.lo)) v.lo = std::max(v.lo, 0.0);
   if (why) why->clear();
   return v;
 }
@@ -105,7 +110,8 @@ std::vector<std::vector<std::string>> baseline_rows(const std::vector<AgainstBas
       diff += " (" + number_text("%+.4f", d.lo) + " … " + number_text("%+.4f", d.hi) + ")";
     std::string speed = a.speedup_note;
     if (std::isfinite(a.speedup.value))
-      speed = number_text("%.2f", a.speedup.value) + "× " + ratio_interval_text(a.speedup);
+      speed = number_text("%.2f", a.speedup.value) + "×" +
+              (std::isnan(a.speedup.lo) ? "" : " " + ratio_interval_text(a.speedup));
     std::string seeds = std::to_string(a.paired_seeds);
     if (a.failed_seeds > 0) seeds += " (" + std::to_string(a.failed_seeds) + " failed)";
     out.push_back({a.label, diff, seeds, number_text("%.3g", a.p_two_sided), speed});
@@ -121,7 +127,7 @@ std::string baseline_note(const std::string& baseline) {
          baseline +
          "'s mean steps to the target over the optimizer's (> 1: fewer steps), over every seed "
          "each finished, Fieller's 95% interval for a ratio of two means (t at Welch's df); "
-         "unbounded (—) when the optimizer's steps vary too much to bound the ratio.";
+         "\"(unbounded)\" where the steps vary too much to bound the ratio.";
 }
 
 std::string baseline_markdown(const std::vector<AgainstBaseline>& rows,

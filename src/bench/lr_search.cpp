@@ -71,7 +71,7 @@ std::vector<double> next_lr_trials(const std::vector<LrTrial>& tried, double cen
   const bool lower_first = loss_or_inf(lo) <= loss_or_inf(hi);
   for (const LrTrial* n : lower_first ? std::vector<const LrTrial*>{&lo, &hi}
                                       : std::vector<const LrTrial*>{&hi, &lo}) {
-    // LRs rounded to 4 digits put a √2 gap anywhere in [1.4138, 1.4146]
+    // LRs rounded to 4 digits put a √2 gap anywhere within ±8.2e-4 of √2
     // (0.02/0.01414 = 1.41443): the tolerance must exceed that rounding.
     if (std::max(n->lr, lr) / std::min(n->lr, lr) < std::sqrt(2.0) * (1 + 1e-3)) continue;
     const double mid = rounded(std::sqrt(n->lr * lr));

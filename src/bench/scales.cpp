@@ -160,7 +160,8 @@ std::string scales_markdown(const ScaleComparison& c) {
         else
           o << " " << fmt("%.2f", v.value) << "× "
             << (std::isfinite(v.lo) ? "(" + fmt("%.2f", v.lo) + " … " + fmt("%.2f", v.hi) + ")"
-                                    : std::string("(unbounded)"))
+                : std::isinf(v.lo)  ? std::string("(unbounded)")
+                                    : std::string("(one seed)"))
             << " |";
       }
       o << "\n";

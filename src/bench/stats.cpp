@@ -139,7 +139,7 @@ Interval fieller_ratio_interval(const std::vector<double>& a, const std::vector<
   if (a.empty() || b.empty()) return out;
   const double ma = mean(a), mb = mean(b);
   out.value = ma / mb;
-  if (a.size() < 2 || b.size() < 2) return out;
+  if (a.size() < 2 || b.size() < 2 || !std::isfinite(out.value)) return out;
   const double na = static_cast<double>(a.size()), nb = static_cast<double>(b.size());
   const double va = std::pow(sample_stddev(a), 2) / na, vb = std::pow(sample_stddev(b), 2) / nb;
   const double r = out.value;
@@ -150,13 +150,18 @@ Interval fieller_ratio_interval(const std::vector<double>& a, const std::vector<
     out.lo = out.hi = r;
     return out;
   }
+  if (!std::isfinite(num)) return out;
   const double den = va * va / (na - 1.0) + std::pow(r * r * vb, 2) / (nb - 1.0);
   const double df = num * num / den;
   const double t2 = std::pow(student_t_quantile(0.975, df), 2);
   // (b̄² − t²vb)ρ² − 2āb̄ρ + (ā² − t²va) ≤ 0.
   const double qa = mb * mb - t2 * vb, qb = -2.0 * ma * mb, qc = ma * ma - t2 * va;
   const double disc = qb * qb - 4.0 * qa * qc;
-  if (!(qa > 0.0) || disc < 0.0) return out;  // unbounded (b̄ not clearly non-zero)
+  if (!(qa > 0.0) || disc < 0.0) {  // unbounded (b̄ not clearly non-zero)
+    out.lo = -std::numeric_limits<double>::infinity();
+    out.hi = std::numeric_limits<double>::infinity();
+    return out;
+  }
   const double root = std::sqrt(disc);
   out.lo = (-qb - root) / (2.0 * qa);
   out.hi = (-qb + root) / (2.0 * qa);

@@ -41,7 +41,8 @@ const std::vector<NamedSchedule>& table() {
       {"convergent", "convergent quintic (2,-1.5,0.5) x12, p(1)=1, p'(1)=0",
        std::vector<NsCoefficients>(12, {2.0, -1.5, 0.5}), 1.0, 1e-7},
       // microsoft/dion's Muon (dion/muon.py, zeropower_via_newtonschulz5), also fzwark/DynMuon's
-      // msign (dynmuon/newton_schulz_triton.py): five tuned quintics, ‖X‖_F + 1e-7 normalization.
+      // msign (dynmuon/newton_schulz_triton.py): five tuned quintics, ‖X‖_F + ε normalization
+      // with the optimizers' default ε = 1e-8.
       {"dion",
        "microsoft/dion's and fzwark/DynMuon's five tuned quintics (4.0848,-6.8946,2.9270)...",
        {{4.0848, -6.8946, 2.9270},
@@ -50,7 +51,7 @@ const std::vector<NamedSchedule>& table() {
         {2.8769, -3.1427, 1.2046},
         {2.8366, -3.0525, 1.2012}},
        1.0,
-       1e-7},
+       1e-8},
       // YouJiacheng 6-step (modula).
       {"you6", "YouJiacheng's 6-step schedule (modula)", you6(), 1.0, 1e-7},
       // Polar Express (Amsel, Persson, Musco, Gower 2025, arXiv 2505.16932), the 5 steps

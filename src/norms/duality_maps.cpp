@@ -6,7 +6,6 @@
 
 #include <functional>
 
-#include "linalg/gemm.h"
 #include "steepest/linalg/polar_svd.h"
 #include "steepest/linalg/spectral_maps.h"
 
@@ -39,19 +38,30 @@ at::Tensor safe_divide(const at::Tensor& x, const at::Tensor& n) {
   return at::where(n > 0, x / at::where(n > 0, n, at::ones_like(n)), at::zeros_like(x));
 }
 
-// A norm is absolutely homogeneous and a duality map scale-invariant, so both
-// are evaluated on G/max|G| (per matrix of a batch): in fp32, squares of
-// entries near 1e20 overflow and powers σ^(1/(q−1)) of small σ underflow,
-// which turned Frobenius, row and column maps of G ~ 1e30 into 0. A zero or
-// non-finite G is passed through unscaled.
-at::Tensor on_unit_scale(const at::Tensor& G, const std::function<at::Tensor(const at::Tensor&)>& f,
-                         bool homogeneous) {
-  const at::Tensor m = detail::max_abs_scale(G);
-  const at::Tensor out = f(G / m);
-  if (!homogeneous) return out;
-  // A norm's value is a scalar: the matrix's (single) scale, in double so
-  // that a representable result is not lost to an fp32 product's rounding.
-  return (out.to(at::kDouble) * m.to(at::kDouble).reshape(out.sizes())).to(out.scalar_type());
+// Norms are absolutely homogeneous and duality maps scale-invariant, so each
+// is computed on x/2^e with 2^e ≤ max|x| < 2^(e+1) over the entries that a
+// norm combines (a matrix, a row or a column): in fp32 the squares of entries
+// near 1e20 overflow and σ^(1/(q−1)) of small σ underflows, which turned the
+// Frobenius, row and column maps of G ~ 1e30 into 0 and Schatten's near q = 1
+// into 0 or NaN. Powers of two scale exactly. 1 where the max is 0 or not finite.
+at::Tensor power_of_two_scale(const at::Tensor& x, at::IntArrayRef dims) {
+  const at::Tensor m = x.abs().amax(dims, /*keepdim=*/true);
+  const at::Tensor ok = (m > 0).logical_and(at::isfinite(m));
+  return at::where(ok, at::exp2(at::floor(at::log2(at::where(ok, m, at::ones_like(m))))),
+                   at::ones_like(m));
+}
+
+// ‖x‖₂ over `dims` (kept), computed on the scaled entries.
+at::Tensor scaled_l2(const at::Tensor& x, at::IntArrayRef dims) {
+  const at::Tensor s = power_of_two_scale(x, dims);
+  return at::linalg_vector_norm(x / s, 2, dims, /*keepdim=*/true) * s;
+}
+
+// f of the singular values of the matrix W/2^e, times 2^e (f homogeneous).
+at::Tensor scaled_svdvals_norm(const at::Tensor& W,
+                               const std::function<at::Tensor(const at::Tensor&)>& f) {
+  const at::Tensor s = power_of_two_scale(W, {-2, -1});
+  return f(at::linalg_svdvals(W / s)) * s.squeeze();
 }
 
 double rms_factor(const at::Tensor& W) {  // √(n_out/n_in)
@@ -66,17 +76,11 @@ double sqrt_fan_in(const at::Tensor& W) {
 
 at::Tensor frobenius_norm(const at::Tensor& W) {
   check_matrix(W, "frobenius_norm");
-  return on_unit_scale(
-      W, [](const at::Tensor& x) { return at::linalg_vector_norm(x, 2); }, true);
+  return scaled_l2(W, {-2, -1}).squeeze();
 }
 at::Tensor dualize_frobenius(const at::Tensor& G) {
   check_matrices(G, "dualize_frobenius");
-  return on_unit_scale(
-      G,
-      [](const at::Tensor& x) {
-        return safe_divide(x, at::linalg_vector_norm(x, 2, {-2, -1}, /*keepdim=*/true));
-      },
-      false);
+  return safe_divide(G, scaled_l2(G, {-2, -1}));
 }
 
 at::Tensor linf_norm(const at::Tensor& W) {
@@ -85,8 +89,7 @@ at::Tensor linf_norm(const at::Tensor& W) {
 }
 at::Tensor l1_norm(const at::Tensor& G) {
   check_matrix(G, "l1_norm");
-  return on_unit_scale(
-      G, [](const at::Tensor& x) { return x.abs().sum(); }, true);
+  return G.abs().sum();
 }
 at::Tensor dualize_linf(const at::Tensor& G) {
   check_matrices(G, "dualize_linf");
@@ -95,13 +98,11 @@ at::Tensor dualize_linf(const at::Tensor& G) {
 
 at::Tensor spectral_norm(const at::Tensor& W) {
   check_matrix(W, "spectral_norm");
-  return on_unit_scale(
-      W, [](const at::Tensor& x) { return at::linalg_svdvals(x).max(); }, true);
+  return scaled_svdvals_norm(W, [](const at::Tensor& s) { return s.max(); });
 }
 at::Tensor nuclear_norm(const at::Tensor& G) {
   check_matrix(G, "nuclear_norm");
-  return on_unit_scale(
-      G, [](const at::Tensor& x) { return at::linalg_svdvals(x).sum(); }, true);
+  return scaled_svdvals_norm(G, [](const at::Tensor& s) { return s.sum(); });
 }
 at::Tensor dualize_spectral(const at::Tensor& G, Cost* cost) {
   check_matrices(G, "dualize_spectral");
@@ -120,24 +121,15 @@ at::Tensor dualize_rms_rms(const at::Tensor& G, Cost* cost) {
 
 at::Tensor row_l2_norm(const at::Tensor& W) {
   check_matrix(W, "row_l2_norm");
-  return on_unit_scale(
-      W, [](const at::Tensor& x) { return at::linalg_vector_norm(x, 2, at::IntArrayRef{1}).max(); },
-      true);
+  return scaled_l2(W, {1}).max();
 }
 at::Tensor row_l2_dual_norm(const at::Tensor& G) {
   check_matrix(G, "row_l2_dual_norm");
-  return on_unit_scale(
-      G, [](const at::Tensor& x) { return at::linalg_vector_norm(x, 2, at::IntArrayRef{1}).sum(); },
-      true);
+  return scaled_l2(G, {1}).sum();
 }
 at::Tensor dualize_row_l2(const at::Tensor& G) {
   check_matrices(G, "dualize_row_l2");
-  return on_unit_scale(
-      G,
-      [](const at::Tensor& x) {
-        return safe_divide(x, at::linalg_vector_norm(x, 2, at::IntArrayRef{-1}, /*keepdim=*/true));
-      },
-      false);
+  return safe_divide(G, scaled_l2(G, {-1}));
 }
 
 at::Tensor row_rms_norm(const at::Tensor& W) {
@@ -152,42 +144,27 @@ at::Tensor dualize_row_rms(const at::Tensor& G) {
 
 at::Tensor col_l2_norm(const at::Tensor& W) {
   check_matrix(W, "col_l2_norm");
-  return on_unit_scale(
-      W, [](const at::Tensor& x) { return at::linalg_vector_norm(x, 2, at::IntArrayRef{0}).max(); },
-      true);
+  return scaled_l2(W, {0}).max();
 }
 at::Tensor col_l2_dual_norm(const at::Tensor& G) {
   check_matrix(G, "col_l2_dual_norm");
-  return on_unit_scale(
-      G, [](const at::Tensor& x) { return at::linalg_vector_norm(x, 2, at::IntArrayRef{0}).sum(); },
-      true);
+  return scaled_l2(G, {0}).sum();
 }
 at::Tensor dualize_col_l2(const at::Tensor& G) {
   check_matrices(G, "dualize_col_l2");
-  return on_unit_scale(
-      G,
-      [](const at::Tensor& x) {
-        return safe_divide(x, at::linalg_vector_norm(x, 2, at::IntArrayRef{-2}, /*keepdim=*/true));
-      },
-      false);
+  return safe_divide(G, scaled_l2(G, {-2}));
 }
 
 at::Tensor schatten_norm(const at::Tensor& W, double q) {
   check_matrix(W, "schatten_norm");
   check_q(q, "schatten_norm");
-  return on_unit_scale(
-      W, [q](const at::Tensor& x) { return at::linalg_vector_norm(at::linalg_svdvals(x), q); },
-      true);
+  return scaled_svdvals_norm(W, [q](const at::Tensor& s) { return at::linalg_vector_norm(s, q); });
 }
 at::Tensor schatten_dual_norm(const at::Tensor& G, double q) {
   check_matrix(G, "schatten_dual_norm");
   check_q(q, "schatten_dual_norm");
-  return on_unit_scale(
-      G,
-      [q](const at::Tensor& x) {
-        return at::linalg_vector_norm(at::linalg_svdvals(x), q / (q - 1.0));
-      },
-      true);
+  return scaled_svdvals_norm(
+      G, [q](const at::Tensor& s) { return at::linalg_vector_norm(s, q / (q - 1.0)); });
 }
 at::Tensor dualize_schatten(const at::Tensor& G, double q, Cost* cost) {
   check_matrices(G, "dualize_schatten");

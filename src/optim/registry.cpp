@@ -36,6 +36,12 @@ std::vector<Hyperparameter> momentum_hp(double mu = 0.95) {
   return {{"momentum", mu, "EMA momentum mu: B <- lerp(B, G, 1-mu)"},
           {"nesterov", true, "step along lerp(G, B, mu) instead of B"}};
 }
+// DynMuon's: its staged mode sums, as fzwark/DynMuon does.
+std::vector<Hyperparameter> dynmuon_momentum_hp() {
+  return {
+      {"momentum", 0.95, "momentum mu: EMA B <- lerp(B, G, 1-mu); mode=staged sums B <- mu*B + G"},
+      {"nesterov", true, "step along lerp(G, B, mu) (staged: G + mu*B) instead of B"}};
+}
 std::vector<Hyperparameter> scale_hp() {
   return {
       {"scale", "original", "shape factor: original max(1,m/n)^1/2 | spectral | match_rms_adamw"}};
@@ -250,7 +256,7 @@ const std::vector<OptimizerInfo>& optimizer_infos() {
         {"dynmuon", "Schatten-q with a scheduled exponent",
          "O = U (S/s_max)^p(t) V^T, p(t) = p_min + (p_max-p_min)/(1+exp((t/T-tau)/w))",
          "DynMuon, fzwark/DynMuon; modded-nanogpt track 3 (2026-05-19)", 0.02,
-         join({momentum_hp(),
+         join({dynmuon_momentum_hp(),
                scale_hp(),
                msign_hp("convergent"),
                {{"p_max", 1.0, "exponent at the start"},

@@ -6,6 +6,7 @@
 #include <cmath>
 #include <limits>
 #include <stdexcept>
+#include <vector>
 
 #include "linalg/gemm.h"
 #include "optim/param_groups.h"
@@ -39,6 +40,26 @@ at::Tensor normalize_to_stiefel_scale(const at::Tensor& X) {
   return X * scale.to(X.scalar_type());
 }
 
+// ‖A_s‖₁ = max_j Σ_i |(U·Vᵀ)_ij| of the m×m skew generator, formed a block
+// of columns at a time (memory m×512, not m×m), as a 0-d tensor (no sync).
+at::Tensor cayley_generator_norm1(const at::Tensor& U, const at::Tensor& Vt, Cost* cost) {
+  const int64_t m = Vt.size(1), block = 512;
+  std::vector<at::Tensor> maxima;
+  for (int64_t j = 0; j < m; j += block) {
+    const auto cols = detail::matmul(U, Vt.narrow(1, j, std::min(block, m - j)), nullptr);
+    maxima.push_back(cols.abs().sum(0).amax());
+  }
+  count_gemm(cost, m, U.size(1), m);
+  return at::stack(maxima).amax().to(at::kDouble);
+}
+
+// LU of the 2n×2n Woodbury system and its n right-hand sides:
+// (2/3)(2n)³ + 2·(2n)²·n FLOPs.
+double cayley_solve_flops(int64_t n) {
+  const double k = 2.0 * static_cast<double>(n);
+  return 2.0 / 3.0 * k * k * k + 2.0 * k * k * static_cast<double>(n);
+}
+
 // The tall (m ≥ n) orientation of a 2-D view.
 at::Tensor tall(const at::Tensor& X) {
   return X.size(0) < X.size(1) ? X.t() : X;
@@ -62,9 +83,9 @@ StiefelRetraction stiefel_retraction_from_name(const std::string& name) {
 
 int stiefel_retraction_steps(StiefelRetraction retraction, int requested) {
   if (requested >= 0) return requested;
-  // Polar: two quintic steps (σ² ≤ 1.5 within 1e-4). Cayley: the five
-  // fixed-point iterations of Li, Fuxin & Todorovic's Cayley SGD.
-  return retraction == StiefelRetraction::Cayley ? 5 : 2;
+  // Polar: two quintic steps (σ² ≤ 1.5 within 1e-4). Cayley: -1, the exact
+  // transform (a small solve) instead of fixed-point iterations.
+  return retraction == StiefelRetraction::Cayley ? -1 : 2;
 }
 
 Cost stiefel_step_cost(const StiefelOptions& o, int64_t rows, int64_t cols) {
@@ -100,9 +121,17 @@ Cost stiefel_step_cost(const StiefelOptions& o, int64_t rows, int64_t cols) {
       count_gemm(&c, n, m, n);      // WᵀD
       count_gemm(&c, m, n, n);      // D̂ = D − ½W(WᵀD)
       count_gemm(&c, m, 2 * n, m);  // U·Vᵀ, for ‖A_s‖₁
-      for (int s = 0; s <= steps; ++s) {
-        count_gemm(&c, 2 * n, m, n);  // Vᵀ·X
-        count_gemm(&c, m, 2 * n, n);  // U·(VᵀX)
+      count_gemm(&c, 2 * n, m, n);  // VᵀW
+      count_gemm(&c, m, 2 * n, n);  // U·(VᵀW)
+      if (steps < 0) {
+        count_gemm(&c, 2 * n, m, 2 * n);  // VᵀU
+        count_gemm(&c, 2 * n, m, n);      // VᵀZ
+        count_gemm(&c, m, 2 * n, n);      // U·R
+        c.other_flops += cayley_solve_flops(n);
+      }
+      for (int s = 0; s < steps; ++s) {
+        count_gemm(&c, 2 * n, m, n);  // Vᵀ·Y
+        count_gemm(&c, m, 2 * n, n);  // U·(VᵀY)
       }
       break;
     case StiefelRetraction::Qr:
@@ -171,23 +200,33 @@ at::Tensor stiefel_retract(StiefelRetraction retraction, const at::Tensor& W, co
       return X;
     }
     case StiefelRetraction::Cayley: {
-      // Li, Fuxin & Todorovic 2020: Y = W − (α/2)·A_s(W + Y) is the Cayley
-      // transform (I + α/2·A_s)⁻¹(I − α/2·A_s)W, orthogonal for skew A_s =
-      // D̂Wᵀ − WD̂ᵀ, whose action on W is the tangent part of D. A_s = U·Vᵀ with
-      // U = [D̂, W], V = [W, −D̂] (m×2n), so A_s·X = U·(VᵀX) costs O(mn²).
-      // Their Cayley SGD clips the step to α = min(lr, 2q/‖A_s‖₁), q = ½: the
-      // fixed-point map then contracts (α/2·‖A_s‖₂ ≤ ½), which is what keeps Y
-      // on St (without it σ_max(W) reached 6.2 in 3 steps and NaN in 5).
+      // Li, Fuxin & Todorovic 2020: the Cayley transform Y = (I + α/2·A_s)⁻¹
+      // (I − α/2·A_s)W, orthogonal for skew A_s = D̂Wᵀ − WD̂ᵀ, whose action on W
+      // is the tangent part of D. A_s = U·Vᵀ with U = [D̂, W], V = [W, −D̂]
+      // (m×2n), so A_s·X = U·(VᵀX) costs O(mn²). Their Cayley SGD clips the
+      // step to α = min(lr, 2q/‖A_s‖₁), q = ½.
       const auto K = detail::matmul(detail::mT(W), D, cost);   // n×n
       const auto Dh = detail::gemm(D, W, K, 1.0, -0.5, cost);  // D − ½W(WᵀD)
       const auto U = at::cat({Dh, W}, 1);
       const auto Vt = detail::mT(at::cat({W, -Dh}, 1));  // 2n×m
-      // ‖A_s‖₁, the largest column sum of |U·Vᵀ| (m×m, formed for its norm only).
-      const auto norm1 = detail::matmul(U, Vt, cost).abs().sum(0).amax();
-      const auto alpha = (1.0 / (norm1.to(at::kDouble) + 1e-8)).clamp_max(lr).to(W.scalar_type());
-      const auto P = detail::matmul(U, detail::matmul(Vt, W, cost), cost);  // A_s·W
-      at::Tensor Y = W - P * alpha;                                         // explicit Euler start
+      const auto alpha =
+          (1.0 / (cayley_generator_norm1(U, Vt, cost) + 1e-8)).clamp_max(lr).to(W.scalar_type());
       const at::Tensor half = alpha * 0.5;
+      const auto VtW = detail::matmul(Vt, W, cost);
+      if (steps < 0) {
+        // The transform itself, by Woodbury: (I + cUVᵀ)⁻¹ = I − cU(I + cVᵀU)⁻¹Vᵀ
+        // (a 2n×2n solve), on St to rounding at any α.
+        const auto Z = W - detail::matmul(U, VtW, cost) * half;  // (I − cA_s)W
+        const auto S = at::eye(U.size(1), U.options()) + detail::matmul(Vt, U, cost) * half;
+        const auto R = at::linalg_solve(S, detail::matmul(Vt, Z, cost));
+        if (cost != nullptr) cost->other_flops += cayley_solve_flops(W.size(1));
+        return Z - detail::matmul(U, R, cost) * half;
+      }
+      // Their fixed-point form: Y ← W − (α/2)·A_s(W + Y) from the Euler step,
+      // `steps` times (5 in their code; it leaves up to ~1e-2 off St for an
+      // A_s concentrated in a few entries, where ‖A_s‖₂ ≈ ‖A_s‖₁).
+      const auto P = detail::matmul(U, VtW, cost);  // A_s·W
+      at::Tensor Y = W - P * alpha;                 // explicit Euler start
       const at::Tensor base = W - P * half;
       for (int s = 0; s < steps; ++s)
         Y = base - detail::matmul(U, detail::matmul(Vt, Y, cost), cost) * half;
@@ -231,7 +270,7 @@ Stiefel::Stiefel(std::vector<torch::optim::OptimizerParamGroup> groups, StiefelO
     Orthogonalizer::from_name(o.orthogonalizer());
     TORCH_CHECK(o.retraction_steps() >= -1,
                 "Stiefel: retraction_steps must be >= 0, or -1 for the retraction's own "
-                "(polar 2, cayley 5), got ",
+                "(polar: 2 steps; cayley: the exact transform), got ",
                 o.retraction_steps());
     TORCH_CHECK(o.dual_steps() >= 1, "Stiefel: dual_steps must be >= 1, got ", o.dual_steps());
     TORCH_CHECK(o.dual_lr() > 0, "Stiefel: dual_lr must be > 0, got ", o.dual_lr());

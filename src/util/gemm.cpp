@@ -106,8 +106,8 @@ at::Tensor addmm(const at::Tensor& self, const at::Tensor& a, const at::Tensor& 
     at::Tensor out = onednn_matmul(self, a, b, beta, alpha, aten_addmm);
     if (out.defined()) return out;
   }
-  // bf16 without a native kernel (no AVX512_BF16/AMX, or the primitive
-  // declined): libtorch 1.13's CPU fallback loses accuracy with the inner
+  // bf16 that the matmul primitive did not take (no AVX512_BF16/AMX, or it
+  // declined the layout): libtorch 1.13's CPU fallback loses accuracy with the inner
   // dimension (a keller msign step 26-29% from fp32's at 128-512 wide, against
   // < 5% with fp32 accumulation). Compute what bf16 units do instead: the bf16
   // operands, exactly widened, multiplied and summed in fp32, rounded once.

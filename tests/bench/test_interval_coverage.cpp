@@ -120,7 +120,7 @@ struct TauCoverage {
 // the first scale and 5 at the second; the truth is τ of the true means.
 TauCoverage tau_coverage(const std::vector<double>& mean_a, const std::vector<double>& sd_a,
                          const std::vector<double>& mean_b, const std::vector<double>& sd_b) {
-  const int trials = 400, resamples = 2000;
+  const int trials = 200, resamples = 10000;  // the reports' resample count
   std::mt19937_64 rng(9);
   TauCoverage c;
   c.truth = kendall_tau(mean_a, mean_b);
@@ -154,7 +154,7 @@ TauCoverage tau_coverage(const std::vector<double>& mean_a, const std::vector<do
 // claims-w64 and claims-w128, Muon and Kaon tied, one pair swapped, most
 // optimizers far apart; "crowded": neighbours one seed-sd apart, the same
 // order at both scales. τ is discrete, so no resampling range has an exact
-// level: the figures are measured, and only the expansion's direction is tested.
+// level: the figures are measured.
 TEST(IntervalCoverage, KendallTauRangeCoverageIsMeasured) {
   const std::vector<double> w128 = {1.4147, 1.4264, 1.4480, 1.4479, 1.5696,
                                     1.6621, 1.6788, 1.6883, 1.7234, 1.8865};
@@ -176,7 +176,10 @@ TEST(IntervalCoverage, KendallTauRangeCoverageIsMeasured) {
         "[ measured ] Kendall tau, %s (10 optimizers, 3 and 5 seeds, true tau %.2f): "
         "expanded percentile %.3f, percentile %.3f\n",
         crowded ? "crowded" : "claims-like", c.truth, c.expanded, c.percentile);
-    EXPECT_GE(c.expanded, c.percentile);
+    // At 3 seeds the expansion reaches past the resamples' extremes: the range
+    // is their full span, and covers at least the nominal level here (the
+    // plain percentile range fell to 0.60 on the crowded ranking).
+    EXPECT_GE(c.expanded, 0.95) << (crowded ? "crowded" : "claims-like");
   }
 }
 
@@ -186,9 +189,12 @@ TEST(IntervalCoverage, FiellerAndExpandedPercentileBasics) {
   EXPECT_DOUBLE_EQ(exact.lo, 2.0);
   EXPECT_DOUBLE_EQ(exact.hi, 2.0);
   EXPECT_TRUE(std::isnan(fieller_ratio_interval({200}, {100, 110}).lo));
-  // A denominator indistinguishable from 0: unbounded, NaN ends.
+  // A denominator indistinguishable from 0: unbounded, infinite ends; a zero
+  // mean or a NaN: no interval, and no exception.
   const auto wild = fieller_ratio_interval({100, 110, 120}, {-5, 5, 1});
-  EXPECT_TRUE(std::isnan(wild.lo) && std::isnan(wild.hi));
+  EXPECT_TRUE(std::isinf(wild.lo) && std::isinf(wild.hi));
+  EXPECT_TRUE(std::isnan(fieller_ratio_interval({1, 2}, {-1, 1}).lo));
+  EXPECT_TRUE(std::isnan(fieller_ratio_interval({1, NAN}, {1, 2}).lo));
   // n = 5: the 0.096% and 99.904% levels.
   std::vector<double> v;
   for (int i = 0; i <= 10000; ++i) v.push_back(i);

@@ -31,8 +31,9 @@ double reference_p(const ReferenceRecipe& r, int64_t step) {
 }
 
 // newton_schulz_triton without the bf16 cast: on the wide orientation,
-// X/(‖X‖_F + eps), five tuned quintics.
-at::Tensor reference_msign(const at::Tensor& G, double eps = 1e-7) {
+// X/(‖X‖_F + eps), five tuned quintics. The msign phase passes the group's
+// epsilon (1e-8), fast_spectral its own default (1e-7).
+at::Tensor reference_msign(const at::Tensor& G, double eps) {
   const bool tall = G.size(-2) > G.size(-1);
   at::Tensor X = tall ? G.mT() : G;
   X = X / (X.norm() + eps);
@@ -72,7 +73,7 @@ void reference_step(const ReferenceRecipe& r, int64_t step, at::Tensor& W, at::T
   const at::Tensor U = r.nesterov ? M * r.mu + G : M;
   const double p = reference_p(r, step);
   const at::Tensor O = p >= 0.25  ? U
-                       : p >= 0.0 ? reference_msign(U)
+                       : p >= 0.0 ? reference_msign(U, 1e-8)
                                   : reference_fast_spectral(U, p);
   const double adjusted = r.lr * std::sqrt(static_cast<double>(W.size(0)) / W.size(1));
   W.mul_(1.0 - r.lr * r.wd);
@@ -111,9 +112,6 @@ void expect_matches_reference(int64_t m, int64_t n, bool nesterov) {
         << m << "x" << n << " nesterov=" << nesterov << " step " << t << " p=" << p;
   }
   EXPECT_TRUE(phases[0] && phases[1] && phases[2]) << "the schedule must cross all three phases";
-  // The step is the summed momentum's, 1/(1−μ) times an EMA's: far from a
-  // unit-size update in the raw phase.
-  EXPECT_GT(ref_M.norm().item<double>(), 2.0 * std::sqrt(static_cast<double>(m * n)));
 }
 
 TEST(DynMuonReference, StagedModeMatchesThePortOver20Steps) {

@@ -115,8 +115,13 @@ TEST(Stiefel, GemmCountsPerStep) {
     return stiefel_step_cost(StiefelOptions().method(method).retraction(retraction), 32, 16).gemms;
   };
   EXPECT_EQ(count("tangent", "polar"), 2 + 2 * 3);
-  // Cayley: WᵀD, D̂, U·Vᵀ for ‖A_s‖₁, then A_s·W and 5 iterations of two each.
-  EXPECT_EQ(count("tangent", "cayley"), 2 + 2 + 1 + 2 * 6);
+  // Cayley: WᵀD, D̂, U·Vᵀ for ‖A_s‖₁, VᵀW, U·(VᵀW); then the exact transform's
+  // VᵀU, VᵀZ and U·R, or Cayley SGD's 5 iterations of two each.
+  EXPECT_EQ(count("tangent", "cayley"), 2 + 2 + 1 + 2 + 3);
+  EXPECT_EQ(
+      stiefel_step_cost(StiefelOptions().retraction("cayley").retraction_steps(5), 32, 16).gemms,
+      2 + 2 + 1 + 2 + 2 * 5);
+  EXPECT_GT(stiefel_step_cost(StiefelOptions().retraction("cayley"), 32, 16).other_flops, 0.0);
   EXPECT_EQ(count("tangent", "qr"), 2);
   const int64_t msign = Orthogonalizer::from_name("polar-express").cost(32, 16).gemms;
   EXPECT_EQ(msign, 15);
@@ -169,8 +174,13 @@ TEST(Stiefel, RetractionsAgreeToSecondOrder) {
     EXPECT_LT((X - P).norm().item<double>(), 10 * lr * lr * 16);
     EXPECT_GT((X - W).norm().item<double>(), 0.5 * lr * 4);  // it did move
   }
-  // More fixed-point iterations converge to the exact (orthogonal) Cayley transform.
+  // More fixed-point iterations converge to the exact (orthogonal) Cayley
+  // transform, which steps = -1 computes directly.
+  const auto exact = stiefel_retract(StiefelRetraction::Cayley, W, D, lr, -1);
+  EXPECT_LT(stiefel_distance(exact), 1e-12);
   EXPECT_LT(stiefel_distance(stiefel_retract(StiefelRetraction::Cayley, W, D, lr, 8)), 1e-12);
+  EXPECT_LT(testing::rel_err(stiefel_retract(StiefelRetraction::Cayley, W, D, lr, 8), exact),
+            1e-12);
   // D = 0 leaves W where it is (the QR sign fix makes Q = W).
   for (auto r : {StiefelRetraction::Polar, StiefelRetraction::Cayley, StiefelRetraction::Qr})
     EXPECT_LT((stiefel_retract(r, W, at::zeros_like(W), lr, 2) - W).norm().item<double>(), 1e-10);
@@ -253,6 +263,35 @@ TEST(Stiefel, RetractionsLandOnTheManifoldAtAnyLr) {
   }
 }
 
+// A generator concentrated in one entry (W = I, a one-entry gradient): there
+// ‖A_s‖₂ = ‖A_s‖₁, so Cayley SGD's clip only halves the fixed-point error per
+// iteration, and its 5 iterations leave W measurably off St (σ_max 1.03 after
+// 5 steps at lr 1, found in review). The exact transform (the default) stays on it.
+TEST(Stiefel, CayleyStaysOnTheManifoldForAConcentratedGenerator) {
+  const int64_t n = 128;
+  for (const int steps : {-1, 5}) {
+    auto W = at::eye(n).set_requires_grad(true);
+    Stiefel opt({{"w", W}},
+                StiefelOptions(1.0).momentum(0.9).retraction("cayley").retraction_steps(steps));
+    for (int t = 0; t < 5; ++t) {
+      auto G = at::zeros({n, n});
+      G[3][7] = 1.0;
+      W.mutable_grad() = G;
+      opt.step();
+    }
+    const auto s = at::linalg_svdvals(W.detach().to(at::kDouble));
+    const double off = std::max(s.max().item<double>() - 1, 1 - s.min().item<double>());
+    std::printf(
+        "[ measured ] cayley, one-entry gradient, retraction_steps %d: max |sigma - 1| "
+        "%.3g after 5 steps at lr 1\n",
+        steps, off);
+    if (steps < 0)
+      EXPECT_LT(off, 1e-5);
+    else
+      EXPECT_GT(off, 1e-3);  // the reference's form, as documented
+  }
+}
+
 TEST(Stiefel, PolarRetractionTakesTheExactFactorOnlyForLargeSteps) {
   at::manual_seed(43);
   const auto W = testing::random_orthonormal(32, 16);
@@ -263,8 +302,8 @@ TEST(Stiefel, PolarRetractionTakesTheExactFactorOnlyForLargeSteps) {
   EXPECT_LT(testing::rel_err(X, polar_svd(W - D)), 1e-10);
   EXPECT_GT(cost.other_flops, 0.0);  // the SVD
   // Cayley's clipped step is never longer than lr and lands on St.
-  const auto Y = stiefel_retract(StiefelRetraction::Cayley, W, D, 1.0, 5);
-  EXPECT_LT(stiefel_distance(Y), 1e-3);
+  const auto Y = stiefel_retract(StiefelRetraction::Cayley, W, D, 1.0, -1);
+  EXPECT_LT(stiefel_distance(Y), 1e-10);
   EXPECT_LT((Y - W).norm().item<double>(), (X - W).norm().item<double>());
   // A small step is the plain quintic step, no SVD.
   const auto Xs = W - D * 0.02;

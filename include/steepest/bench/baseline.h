@@ -18,8 +18,9 @@ const OptimizerResult* find_optimizer(const BenchResults& r, const std::string& 
 // `base`'s mean steps to target over `o`'s (> 1: `o` is faster), with
 // Fieller's 95% interval (fieller_ratio_interval; the percentile bootstrap
 // it replaced covered ~88% at 5 seeds). NaN value, and the reason in `why`,
-// unless every finished seed of both reached the target; NaN lo/hi where the
-// interval is unbounded.
+// unless every finished seed of both reached the target; lo clipped at 0
+// (steps are positive); ±inf lo/hi where the interval is unbounded, NaN where
+// a side has one seed.
 Interval steps_speedup(const OptimizerResult& base, const OptimizerResult& o, std::string* why);
 
 struct AgainstBaseline {

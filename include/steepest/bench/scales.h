@@ -1,6 +1,6 @@
 // Rankings across scales (issue #16): the same optimizers benchmarked at two
 // or more model sizes (one bench results directory each), compared by rank
-// agreement (Kendall τ with a seed-bootstrap interval) and by each
+// agreement (Kendall τ with a seed-resampling range) and by each
 // optimizer's speed-up over AdamW (or another baseline) in steps to the
 // target, per scale.
 #pragma once

@@ -51,8 +51,9 @@ std::pair<double, double> expanded_percentile_interval(std::vector<double> v, si
 // samples (each ≥ 2 values; Fieller 1954): the ρ with (ā − ρb̄)² ≤
 // t²(s_a²/n_a + ρ²s_b²/n_b), t at Welch–Satterthwaite's df at ρ = ā/b̄. Its
 // coverage at n = 5 is measured in tests/bench/test_interval_coverage.cpp.
-// lo/hi are NaN when b̄ is not significantly non-zero (the set is unbounded)
-// or a sample has fewer than 2 values.
+// lo/hi are −inf/+inf when b̄ is not significantly non-zero (the set is
+// unbounded), NaN when a sample has fewer than 2 values or the ratio is not
+// finite.
 Interval fieller_ratio_interval(const std::vector<double>& a, const std::vector<double>& b);
 
 // Φ, the standard normal CDF.

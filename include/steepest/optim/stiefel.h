@@ -24,8 +24,8 @@ enum class StiefelMethod {
 enum class StiefelRetraction {
   Polar,   // "polar": quintic Newton–Schulz (15/8, −10/8, 3/8) steps; the exact polar
            // factor (SVD) where a Gershgorin bound says σ_max² > 1.5 (large lr·‖D‖₂)
-  Cayley,  // "cayley": Cayley transform by fixed-point iteration, step clipped to
-           // min(lr, 1/‖A_s‖₁) (Li, Fuxin & Todorovic 2020, Cayley SGD)
+  Cayley,  // "cayley": the Cayley transform, step clipped to min(lr, 1/‖A_s‖₁) (Li,
+           // Fuxin & Todorovic 2020, Cayley SGD); exact, or their fixed-point form
   Qr,      // "qr": Q of the QR factorization, signs fixed so that diag(R) > 0
 };
 // Parse a name; std::invalid_argument listing the valid names otherwise.
@@ -43,9 +43,10 @@ struct StiefelOptions : torch::optim::OptimizerCloneableOptions<StiefelOptions> 
   // "tangent" (kind() "stiefel") | "dual-ascent" (kind() "manifold-muon").
   TORCH_ARG(std::string, method) = "tangent";
   TORCH_ARG(std::string, retraction) = "polar";  // "polar" | "cayley" | "qr"
-  // polar: quintic steps; cayley: fixed-point iterations after the Euler start;
-  // qr: unused. 0 is allowed (polar: no retraction; cayley: explicit Euler);
-  // -1: the retraction's own (polar 2, cayley 5; stiefel_retraction_steps()).
+  // polar: quintic steps; cayley: fixed-point iterations after the Euler start
+  // (Cayley SGD's form; 5 in its code); qr: unused. 0 is allowed (polar: no
+  // retraction; cayley: explicit Euler); -1: the retraction's own (polar 2
+  // steps; cayley the exact transform by a 2n×2n solve; stiefel_retraction_steps()).
   TORCH_ARG(int, retraction_steps) = -1;
   // Dual-ascent only: K iterations on Λ, with step α_k = α·(1 − k/K) (the
   // decay of Bernstein's reference code). M is rescaled to ‖M‖_F = √n first
@@ -74,7 +75,8 @@ struct StiefelOptions : torch::optim::OptimizerCloneableOptions<StiefelOptions> 
 // (either orientation), equal to what last_step_cost() reports for it. Not
 // included: the one exact SVD of a zero weight's first step, and the polar
 // retraction's SVD of a step too large for its quintic steps. GEMMs per step
-// (default retraction steps): tangent+polar 8, tangent+cayley 17, tangent+qr 2
+// (default retraction steps): tangent+polar 8, tangent+cayley 10 (+ the
+// solve's FLOPs; Cayley SGD's 5 fixed-point iterations: 17), tangent+qr 2
 // (+ QR FLOPs); dual-ascent (10 steps, polar-express msign = 15) + polar: 177.
 Cost stiefel_step_cost(const StiefelOptions& options, int64_t m, int64_t n);
 
@@ -89,12 +91,15 @@ at::Tensor stiefel_tangent_direction(const at::Tensor& W, const at::Tensor& M,
 at::Tensor stiefel_dual_ascent_direction(const at::Tensor& W, const at::Tensor& M, int dual_steps,
                                          double dual_lr, const std::string& orthogonalizer,
                                          Cost* cost = nullptr, at::Tensor* residual = nullptr);
-// The steps a retraction runs for `requested` (-1: polar 2, cayley 5).
+// The steps a retraction runs for `requested` (-1: polar 2; cayley -1, the
+// exact transform).
 int stiefel_retraction_steps(StiefelRetraction retraction, int requested);
-// A point of St near W − lr·D (`steps` ≥ 0, resolved). cayley uses D itself
-// (its skew generator A_s = D̂Wᵀ − WD̂ᵀ, D̂ = D − ½W(WᵀD), is applied in
-// low-rank form; it is formed m×m once for ‖A_s‖₁) and steps by
-// α = min(lr, 1/‖A_s‖₁), as Cayley SGD does, so it may step less than lr.
+// A point of St near W − lr·D (`steps` resolved). cayley uses D itself (its
+// skew generator A_s = D̂Wᵀ − WD̂ᵀ, D̂ = D − ½W(WᵀD), is applied in low-rank
+// form; its ‖A_s‖₁ is taken over m×512 column blocks) and steps by
+// α = min(lr, 1/‖A_s‖₁), as Cayley SGD does, so it may step less than lr;
+// steps -1: the exact transform (Woodbury, a 2n×2n solve), ≥ 0: Cayley SGD's
+// fixed-point iterations.
 // polar runs `steps` quintic steps where σ_max(W − lr·D)² ≤ 1.5 by a
 // Gershgorin bound, and takes the exact polar factor (SVD) above: it lands on
 // St to 1e-3 at any lr (steps ≥ 2).
