@@ -54,14 +54,20 @@ SAN_ENV    = ASAN_OPTIONS=log_path=$(SAN_LOGS)/asan:log_exe_name=1:check_initial
 SAN_REPORT = if [ -n "$$(ls -A $(SAN_LOGS))" ]; then \
                for f in $(SAN_LOGS)/*; do echo "=== $$f"; cat "$$f"; done; \
                echo "check-sanitize: sanitizer reports above"; exit 1; fi
+# SAN_CTEST_EXCLUDE: end-to-end runs of the CLI that the plain ctest runs too
+# and that take longest instrumented (392 s of 2307 on a 2-core AMD EPYC,
+# 2026-12-07); every library and unit test still runs under ASan + UBSan.
+# -g1 (line tables) keeps reports' file:line at a cheaper build than -g.
+SAN_CTEST_EXCLUDE ?= ^(KillResume\.TwentyRandomKills.*|BenchInterrupted\..*|bench\.(smoke_suite|sweep_smoke|lr_search)|cli\.train_eval_sample|install\.find_package)$$
 check-sanitize: deps
 	cmake -S . -B $(SAN_BUILD) -DSTEEPEST_SANITIZE=ON -DSTEEPEST_BUILD_BENCHMARKS=OFF \
-	  -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_CXX_FLAGS_RELWITHDEBINFO="-O1 -g -DNDEBUG"
+	  -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_CXX_FLAGS_RELWITHDEBINFO="-O1 -g1 -DNDEBUG"
 	rm -rf $(SAN_LOGS) && mkdir -p $(SAN_LOGS)
 	$(SAN_ENV) cmake --build $(SAN_BUILD) -j $(JOBS) || { $(SAN_REPORT); exit 1; }
 	cd $(SAN_BUILD) && $(SAN_ENV) \
 	  LDFLAGS="-fsanitize=address,undefined,float-cast-overflow -static-libasan -static-libubsan" \
-	  ctest --output-on-failure -j $(JOBS) --timeout 900; rc=$$?; $(SAN_REPORT); exit $$rc
+	  ctest --output-on-failure -j $(JOBS) --timeout 900 -E '$(SAN_CTEST_EXCLUDE)'; rc=$$?; \
+	  $(SAN_REPORT); exit $$rc
 
 # libFuzzer targets (tests/fuzz/README.md): an instrumented build with clang in
 # build-fuzz, each target FUZZ_SECONDS on a scratch copy of its seed corpus;
