@@ -43,12 +43,10 @@ int auto_ns_steps(const at::Tensor& g, TensorState& st, const MuonOptions& o,
   at::Tensor u = g;
   if (!rule.owns_momentum() && o.momentum() != 0.0) {
     const auto buf = st.buffers.find("momentum_buffer");
-    const bool sum = rule.momentum_form() == MomentumForm::Sum;
     const at::Tensor next =
-        buf != st.buffers.end() && buf->second.defined()
-            ? (sum ? buf->second * o.momentum() + g : buf->second.lerp(g, 1.0 - o.momentum()))
-            : (sum ? g : g * (1.0 - o.momentum()));
-    u = o.nesterov() ? (sum ? g.add(next, o.momentum()) : g.lerp(next, o.momentum())) : next;
+        next_momentum(rule.momentum_form(), buf != st.buffers.end() ? buf->second : at::Tensor(), g,
+                      o.momentum());
+    u = momentum_input(rule.momentum_form(), g, next, o.momentum(), o.nesterov());
   }
   const auto schedule = Orthogonalizer::from_name(o.orthogonalizer()).schedule;
   const auto errors = ns_error_by_step(u.reshape({u.size(0), -1}), schedule);
@@ -235,10 +233,10 @@ at::Tensor Muon::step(LossClosure closure) {
         }
       } else {
         // μ = 0 (spectral descent) steps on G itself and keeps no buffer.
-        const at::Tensor u = rule.owns_momentum() ? g
-                             : rule.momentum_form() == MomentumForm::Sum
-                                 ? detail::sum_momentum(st.buffers, g, o.momentum(), o.nesterov())
-                                 : detail::ema_momentum(st.buffers, g, o.momentum(), o.nesterov());
+        const at::Tensor u =
+            rule.owns_momentum()
+                ? g
+                : detail::momentum(rule.momentum_form(), st.buffers, g, o.momentum(), o.nesterov());
         // Conv weights (out, in, kh, kw) are handled as (out, in·kh·kw).
         item.u = u.reshape({u.size(0), -1});
       }

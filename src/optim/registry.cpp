@@ -368,7 +368,7 @@ const std::vector<OptimizerInfo>& optimizer_infos() {
                 {"orthogonalizer", "polar-express", "msign inside the dual ascent"},
                 {"retraction", "polar", "polar | cayley | qr"},
                 {"retraction_steps", -1,
-                 "polar: NS steps; cayley: fixed-point iterations (-1: polar 2, cayley 5)"}}}),
+                 "polar: NS steps; cayley: fixed-point iterations (-1: polar 2, cayley exact)"}}}),
          true, stiefel_family(true, "manifold-muon")},
         {"stiefel", "Frobenius on the Stiefel tangent space",
          "D = M - W sym(W^T M), |D|_F = sqrt(n); W <- retract(W - lr D)",
@@ -376,7 +376,7 @@ const std::vector<OptimizerInfo>& optimizer_infos() {
          join({momentum_hp(),
                {{"retraction", "polar", "polar | cayley | qr"},
                 {"retraction_steps", -1,
-                 "polar: NS steps; cayley: fixed-point iterations (-1: polar 2, cayley 5)"}}}),
+                 "polar: NS steps; cayley: fixed-point iterations (-1: polar 2, cayley exact)"}}}),
          true, stiefel_family(false, "stiefel")},
     };
     for (const auto& e : norm_entries()) rows.push_back(norm_row(e));

@@ -7,6 +7,8 @@
 #include <map>
 #include <string>
 
+#include "steepest/optim/update_rule.h"
+
 namespace steepest::detail {
 
 // Evaluates the closure (with grad enabled) if given; returns its loss.
@@ -16,29 +18,27 @@ inline at::Tensor run_closure(const torch::optim::Optimizer::LossClosure& closur
   return closure();
 }
 
-// Muon's EMA momentum B ← lerp(B, G, 1−μ), kept in buffers["momentum_buffer"]
-// (created at zero); returns the direction to step on: lerp(G, B, μ) with
-// Nesterov, B without. μ = 0 returns G itself and keeps no buffer.
-inline at::Tensor ema_momentum(std::map<std::string, at::Tensor>& buffers, const at::Tensor& g,
-                               double mu, bool nesterov) {
+// Momentum of `form` kept in buffers["momentum_buffer"] (created at zero),
+// updated in place: Ema B ← lerp(B, G, 1−μ), Sum B ← μB + G (fzwark/DynMuon,
+// Dion's muon.py; 1/(1−μ) times the EMA's size, which a rule whose step
+// depends on ‖M‖ must reproduce). Returns momentum_input(): the direction to
+// step on. μ = 0 returns G itself and keeps no buffer.
+inline at::Tensor momentum(MomentumForm form, std::map<std::string, at::Tensor>& buffers,
+                           const at::Tensor& g, double mu, bool nesterov) {
   if (mu == 0.0) return g;
   auto& buf = buffers["momentum_buffer"];
   if (!buf.defined()) buf = at::zeros_like(g, at::MemoryFormat::Contiguous);
-  buf.lerp_(g, 1.0 - mu);
-  return nesterov ? g.lerp(buf, mu) : buf;
+  if (form == MomentumForm::Sum)
+    buf.mul_(mu).add_(g);
+  else
+    buf.lerp_(g, 1.0 - mu);
+  return momentum_input(form, g, buf, mu, nesterov);
 }
 
-// Heavy-ball momentum as a running sum B ← μB + G (fzwark/DynMuon, Dion's
-// muon.py), in buffers["momentum_buffer"]; returns G + μB with Nesterov, B
-// without. Its size is 1/(1−μ) times the EMA's, which a rule whose step
-// depends on ‖M‖ (DynMuon's raw and ‖M‖^p phases) must reproduce.
-inline at::Tensor sum_momentum(std::map<std::string, at::Tensor>& buffers, const at::Tensor& g,
+// Muon's EMA momentum (Stiefel and modular use it too).
+inline at::Tensor ema_momentum(std::map<std::string, at::Tensor>& buffers, const at::Tensor& g,
                                double mu, bool nesterov) {
-  if (mu == 0.0) return g;
-  auto& buf = buffers["momentum_buffer"];
-  if (!buf.defined()) buf = at::zeros_like(g, at::MemoryFormat::Contiguous);
-  buf.mul_(mu).add_(g);
-  return nesterov ? g.add(buf, mu) : buf;
+  return momentum(MomentumForm::Ema, buffers, g, mu, nesterov);
 }
 
 }  // namespace steepest::detail

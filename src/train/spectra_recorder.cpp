@@ -53,12 +53,9 @@ OptimizerView view_of(CompositeOptimizer& optimizer, const at::Tensor& p) {
     auto* muon = dynamic_cast<Muon*>(&part);
     if (muon != nullptr && v.momentum.defined() && p.grad().defined()) {
       const auto& o = static_cast<const MuonOptions&>(muon->param_groups().front().options());
-      // This step's msign input: with Nesterov lerp(G, B, μ), or G + μB for a
-      // rule with summed momentum; else B.
-      const bool sum = update_rule(o).momentum_form() == MomentumForm::Sum;
-      const at::Tensor u = !o.nesterov() ? v.momentum
-                           : sum         ? p.grad().add(v.momentum, o.momentum())
-                                         : p.grad().lerp(v.momentum, o.momentum());
+      // This step's msign input, in the rule's momentum form.
+      const at::Tensor u = momentum_input(update_rule(o).momentum_form(), p.grad(), v.momentum,
+                                          o.momentum(), o.nesterov());
       const int steps = muon->ns_steps_for(p, o);
       const auto ortho =
           Orthogonalizer::from_name(o.orthogonalizer(), steps == 0 ? -1 : steps, o.compute_dtype());

@@ -41,6 +41,21 @@ enum class MomentumForm {
   Sum,  // B ← μB + G, Nesterov G + μB: fzwark/DynMuon, microsoft/dion's muon.py
 };
 
+// B after one step from `b` (undefined: zero) and G, out of place.
+inline at::Tensor next_momentum(MomentumForm form, const at::Tensor& b, const at::Tensor& g,
+                                double mu) {
+  if (form == MomentumForm::Sum) return b.defined() ? b * mu + g : g;
+  return b.defined() ? b.lerp(g, 1.0 - mu) : g * (1.0 - mu);
+}
+
+// What the step orthogonalizes given the updated B: B, or with Nesterov
+// lerp(G, B, μ) (Ema) or G + μB (Sum).
+inline at::Tensor momentum_input(MomentumForm form, const at::Tensor& g, const at::Tensor& b,
+                                 double mu, bool nesterov) {
+  if (!nesterov) return b;
+  return form == MomentumForm::Sum ? g.add(b, mu) : g.lerp(b, mu);
+}
+
 class UpdateRule {
  public:
   virtual ~UpdateRule() = default;
