@@ -81,7 +81,7 @@ FUZZ_SEED    ?=
 FUZZ_SECONDS ?= 60
 FUZZ_JOBS    ?= $(JOBS)
 FUZZ_TARGETS ?= fuzz_shard:4096 fuzz_npy:8192 fuzz_train_config:4096 fuzz_bench_suite:4096 \
-                fuzz_checkpoint:65536
+                fuzz_checkpoint:65536 fuzz_spectra_jsonl:8192 fuzz_results_summary:8192
 fuzz: deps
 	$(call apt_install,$(FUZZ_PACKAGES))
 	CC=clang CXX=clang++ cmake -S . -B $(FUZZ_BUILD) -DCMAKE_BUILD_TYPE=Release -DSTEEPEST_FUZZ=ON \

@@ -34,6 +34,9 @@ void add_runner_options(CLI::App* cmd, const std::shared_ptr<BenchOptions>& o,
                   "OpenBLAS threads of each run (0 = cores / jobs)");
   cmd->add_flag("--dry-run", *dry, dry_help);
   cmd->add_flag("!--no-report", o->report, "skip writing report.html / report.md at the end");
+  cmd->add_flag("--force", o->force,
+                "run into a results directory that holds another suite's results (its runs "
+                "whose configs differ are run again and replaced)");
 }
 
 }  // namespace

@@ -3,70 +3,76 @@
 // one: weight, momentum and update per hidden matrix at step S (default: the
 // last recorded); otherwise from its checkpoint's weights (stable and
 // effective rank, condition number, the heavy-tail exponent α of WᵀW).
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
 #include <iostream>
 #include <memory>
+#include <optional>
 #include <string>
+#include <vector>
 
+#include "bench/spectra_report.h"
 #include "commands.h"
 #include "run_loader.h"
 #include "steepest/train/layer_spectra.h"
-#include "steepest/train/metrics.h"
 
 namespace steepest::app {
 namespace {
 
-double number_or_nan(const nlohmann::json& j, const char* a, const char* b = nullptr) {
-  if (j.is_null() || !j.contains(a)) return std::nan("");
-  const auto& v = b ? j.at(a).at(b) : j.at(a);
-  return v.is_number() ? v.get<double>() : std::nan("");
+// "10, 20, 30" or, for many, "10, 20, 30, …, 1390, 1400 (140 steps from 10 to 1400)".
+std::string steps_text(const std::vector<int64_t>& steps) {
+  auto join = [](auto first, auto last) {
+    std::string s;
+    for (auto it = first; it != last; ++it) s += (s.empty() ? "" : ", ") + std::to_string(*it);
+    return s;
+  };
+  if (steps.size() <= 10) return join(steps.begin(), steps.end());
+  return join(steps.begin(), steps.begin() + 3) + ", …, " + join(steps.end() - 2, steps.end()) +
+         " (" + std::to_string(steps.size()) + " steps from " + std::to_string(steps.front()) +
+         " to " + std::to_string(steps.back()) + ")";
 }
 
-// The records of one step of a spectra.jsonl as a table (or as they are).
-void print_recorded(const std::string& path, int64_t step, bool json) {
-  const auto records = read_metrics(path);
+// The records of one step of a spectra.jsonl as a table (or as they are);
+// the last recorded step without `step`.
+void print_recorded(const std::string& path, std::optional<int64_t> step, bool json) {
+  const auto records = detail::read_spectra_jsonl(path);
   if (records.empty())
     throw std::invalid_argument("'" + path +
                                 "' holds no records yet; wait for the first "
                                 "--spectra-every step, or pass --from-checkpoint");
-  if (step < 0) step = records.back().at("step").get<int64_t>();
-  std::vector<nlohmann::json> rows;
-  std::string steps;
+  const int64_t shown = step.value_or(records.back().step);
+  std::vector<const detail::SpectraRecord*> rows;
+  std::vector<int64_t> steps;  // distinct, in file order
   for (const auto& r : records) {
-    const int64_t s = r.at("step").get<int64_t>();
-    if (s == step) rows.push_back(r);
-    if (steps.empty() || steps.substr(steps.rfind(' ') + 1) != std::to_string(s))
-      steps += " " + std::to_string(s);
+    if (r.step == shown) rows.push_back(&r);
+    if (std::find(steps.begin(), steps.end(), r.step) == steps.end()) steps.push_back(r.step);
   }
   if (rows.empty())
-    throw std::invalid_argument("--step " + std::to_string(step) + " is not recorded in '" + path +
-                                "'; recorded steps:" + steps);
+    throw std::invalid_argument("--step " + std::to_string(shown) + " is not recorded in '" + path +
+                                "'; recorded steps: " + steps_text(steps) +
+                                " (leave --step out for the last)");
   if (json) {
-    for (const auto& r : rows) std::cout << r.dump() << "\n";
+    for (const auto* r : rows) std::cout << r->json.dump() << "\n";
     return;
   }
   std::printf(
       "%s, step %lld: %zu hidden matrices (alpha: Clauset MLE fit to the eigenvalues of "
       "X^T X; band: the msign output's [sigma_min, sigma_max]; align: <G, dW>/(|G||dW|))\n",
-      path.c_str(), static_cast<long long>(step), rows.size());
+      path.c_str(), static_cast<long long>(shown), rows.size());
   std::printf("%-28s %9s %8s %7s %7s %9s %8s %7s %15s %7s\n", "matrix", "W s_max", "W st.rk",
               "W alpha", "M alpha", "dW s_max", "dW st.rk", "dW alph", "band", "align");
-  for (const auto& r : rows) {
-    const auto& w = r.at("weight");
-    const auto& m = r.at("momentum");
-    const auto& u = r.at("update");
-    char band[32] = "-";
-    if (r.at("msign_band").is_array())
-      std::snprintf(band, sizeof(band), "[%.3f, %.3f]", r.at("msign_band")[0].get<double>(),
-                    r.at("msign_band")[1].get<double>());
-    std::printf("%-28s %9.4g %8.2f %7.2f %7.2f %9.3g %8.2f %7.2f %15s %7.3f\n",
-                r.at("name").get<std::string>().c_str(), number_or_nan(w, "sigma_max"),
-                number_or_nan(w, "stable_rank"), number_or_nan(w, "alpha", "alpha"),
-                number_or_nan(m, "alpha", "alpha"), number_or_nan(u, "sigma_max"),
-                number_or_nan(u, "stable_rank"), number_or_nan(u, "alpha", "alpha"), band,
-                r.at("alignment").is_number() ? r.at("alignment").get<double>() : std::nan(""));
+  for (const auto* r : rows) {
+    const auto& w = r->weight;
+    const auto& u = r->update;
+    char band[40] = "-";
+    if (r->msign_band)
+      std::snprintf(band, sizeof(band), "[%.3f, %.3f]", (*r->msign_band)[0], (*r->msign_band)[1]);
+    std::printf("%-28s %9.4g %8.2f %7.2f %7.2f %9.3g %8.2f %7.2f %15s %7.3f\n", r->name.c_str(),
+                w.sigma_max, w.stable_rank, w.alpha,
+                r->momentum ? r->momentum->alpha : std::nan(""), u.sigma_max, u.stable_rank,
+                u.alpha, band, r->alignment);
   }
 }
 
@@ -76,7 +82,7 @@ void add_spectrum_command(CLI::App& app) {
   struct Args {
     std::string run;
     bool json = false, from_checkpoint = false;
-    int64_t keep = 16, step = -1;
+    int64_t keep = 16, step = 0;
   };
   auto a = std::make_shared<Args>();
   auto* cmd = app.add_subcommand(
@@ -90,18 +96,20 @@ void add_spectrum_command(CLI::App& app) {
                   "--json: all singular values up to 2*KEEP, else the top and bottom KEEP and "
                   "quantiles")
       ->check(CLI::Range(int64_t{1}, int64_t{1} << 20));
-  cmd->add_option("--step", a->step,
-                  "spectra.jsonl: the recorded step to show (default: the last one)");
+  auto* step_flag = cmd->add_option(
+      "--step", a->step, "spectra.jsonl: the recorded step to show (default: the last one)");
   cmd->add_flag("--from-checkpoint", a->from_checkpoint,
                 "read the checkpoint's weights even when spectra.jsonl exists");
-  cmd->callback([a] {
+  cmd->callback([a, step_flag] {
     const std::filesystem::path recorded = std::filesystem::path(a->run) / "spectra.jsonl";
     std::error_code ec;
+    const std::optional<int64_t> step =
+        step_flag->count() > 0 ? std::optional<int64_t>(a->step) : std::nullopt;
     if (!a->from_checkpoint && std::filesystem::is_regular_file(recorded, ec)) {
-      print_recorded(recorded.string(), a->step, a->json);
+      print_recorded(recorded.string(), step, a->json);
       return;
     }
-    if (a->step >= 0)
+    if (step)
       throw std::invalid_argument("--step " + std::to_string(a->step) + ": '" + a->run +
                                   "' has no spectra.jsonl (train it with --spectra-every K); "
                                   "without --step the checkpoint's weights are shown");

@@ -1,8 +1,12 @@
 // `steepest train`: flags generated from TrainConfig, --config files, resume.
+#include <fcntl.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <chrono>
 #include <cmath>
+#include <csignal>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <iostream>
@@ -20,7 +24,9 @@ namespace {
 struct TrainArgs {
   std::string config_file, resume;
   bool overwrite = false, print_config = false;
-  int nproc = 0;                              // > 0: start that many local ranks
+  double checkpoint_minutes = 10.0;
+  int nproc = 0;  // given: start that many local ranks
+  CLI::Option* nproc_option = nullptr;
   std::map<std::string, std::string> values;  // config key → flag text, for flags given
   std::map<std::string, CLI::Option*> options;
   std::vector<std::string> opt;  // --opt KEY=VALUE
@@ -66,6 +72,37 @@ nlohmann::json typed(const TrainConfigField& f, const std::string& text) {
                               text + "'");
 }
 
+// The resolved config for --nproc's ranks: a new file of a random name
+// (mkstemps: O_CREAT|O_EXCL, mode 0600), so a planted file or symlink in a
+// shared $TMPDIR is never written through; removed when the launch ends.
+struct LaunchConfigFile {
+  std::string path;
+  explicit LaunchConfigFile(const std::string& text) {
+    path = (std::filesystem::temp_directory_path() / "steepest-launch-XXXXXX.json").string();
+    const int fd = ::mkostemps(path.data(), 5, O_CLOEXEC);
+    if (fd < 0)
+      throw std::runtime_error("--nproc: cannot create a config file in " +
+                               std::filesystem::temp_directory_path().string() + " (" +
+                               std::strerror(errno) + "); set TMPDIR to a writable directory");
+    size_t at = 0;
+    while (at < text.size()) {
+      const ssize_t n = ::write(fd, text.data() + at, text.size() - at);
+      if (n <= 0 && errno == EINTR) continue;
+      if (n <= 0) break;
+      at += static_cast<size_t>(n);
+    }
+    ::close(fd);
+    if (at < text.size()) {
+      remove();
+      throw std::runtime_error("--nproc: cannot write '" + path + "'");
+    }
+  }
+  void remove() const { ::unlink(path.c_str()); }
+  ~LaunchConfigFile() { remove(); }
+  LaunchConfigFile(const LaunchConfigFile&) = delete;
+  LaunchConfigFile& operator=(const LaunchConfigFile&) = delete;
+};
+
 }  // namespace
 
 void add_train_command(CLI::App& app) {
@@ -75,11 +112,18 @@ void add_train_command(CLI::App& app) {
   cmd->add_option("--resume", args->resume,
                   "continue a run: its directory (latest checkpoint) or a checkpoint file");
   cmd->add_flag("--overwrite", args->overwrite, "replace an existing run in --out");
+  cmd->add_option("--checkpoint-minutes", args->checkpoint_minutes,
+                  "also write checkpoint.pt (what --resume continues from) when this many minutes "
+                  "have passed since the last one, so a killed run loses at most that much; 0: "
+                  "only every --checkpoint-every steps and at the end (default 10)")
+      ->check(CLI::Range(0.0, 1e6));
   cmd->add_flag("--print-config", args->print_config, "print the resolved config and exit");
-  cmd->add_option("--nproc", args->nproc,
-                  "start N local data-parallel ranks (c10d Gloo on 127.0.0.1); --batch stays "
-                  "the global batch. Multi-machine: run one process per rank under torchrun's "
-                  "RANK/WORLD_SIZE/MASTER_ADDR/MASTER_PORT instead");
+  args->nproc_option = cmd->add_option(
+      "--nproc", args->nproc,
+      "start N local data-parallel ranks, 1-" + std::to_string(kMaxLocalRanks) +
+          " (c10d Gloo on 127.0.0.1; 1: one process); --batch stays the global batch and must "
+          "divide by N. Multi-machine: run one process per rank under torchrun's "
+          "RANK/WORLD_SIZE/MASTER_ADDR/MASTER_PORT instead");
   cmd->add_option("--opt", args->opt,
                   "optimizer hyperparameter KEY=VALUE, repeatable; `steepest optimizers` lists "
                   "each optimizer's (overrides the config's \"opt\" object key by key)")
@@ -100,9 +144,14 @@ void add_train_command(CLI::App& app) {
                                 ->multi_option_policy(CLI::MultiOptionPolicy::TakeLast);
   }
   cmd->callback([args] {
+    follow_launcher();  // a rank of --nproc dies with its launcher
     // defaults < checkpoint's config (resume) < --config file < flags given.
     nlohmann::json j = nlohmann::json::object();
     std::string checkpoint;
+    if (!args->resume.empty() && args->options.at("init_from")->count() > 0)
+      throw std::invalid_argument(
+          "--init-from cannot be combined with --resume: a resumed run continues from its own "
+          "checkpoint's weights. Drop --init-from, or start a new run (--out) with it");
     if (!args->resume.empty()) {
       checkpoint = resolve_checkpoint(args->resume);
       j = nlohmann::json::parse(to_json(read_checkpoint_config(checkpoint)).dump());
@@ -131,25 +180,26 @@ void add_train_command(CLI::App& app) {
       std::cout << to_json(cfg).dump(2) << std::endl;
       return;
     }
-    if (args->nproc > 0) {
+    if (args->nproc_option->count() > 0) {
+      // Before anything starts: N ranks would each fail alone otherwise.
+      check_nproc(args->nproc, cfg.batch);
       if (dist_env_from_environment().active())
         throw std::invalid_argument(
             "--nproc starts its own ranks; this process already is one (RANK/WORLD_SIZE are "
             "set). Use either --nproc or torchrun's variables");
       // Every rank gets the resolved config, so all of them run the same one.
-      const auto file = std::filesystem::temp_directory_path() /
-                        ("steepest-launch-" + std::to_string(::getpid()) + ".json");
-      {
-        std::ofstream f(file);
-        f << to_json(cfg).dump(2);
-        if (!f) throw std::runtime_error("--nproc: cannot write '" + file.string() + "'");
-      }
+      const LaunchConfigFile file(to_json(cfg).dump(2));
       std::vector<std::string> argv = {std::filesystem::read_symlink("/proc/self/exe").string(),
-                                       "train", "--config", file.string()};
+                                       "train", "--config", file.path};
       if (args->overwrite) argv.push_back("--overwrite");
+      argv.insert(argv.end(), {"--checkpoint-minutes", std::to_string(args->checkpoint_minutes)});
       if (!checkpoint.empty()) argv.insert(argv.end(), {"--resume", checkpoint});
       const int rc = launch_local_ranks(args->nproc, argv, std::chrono::seconds(cfg.dist_timeout));
-      std::filesystem::remove(file);
+      if (rc > 128) {  // stopped by a signal: the ranks are gone; end the same way
+        file.remove();
+        std::signal(rc - 128, SIG_DFL);
+        std::raise(rc - 128);
+      }
       if (rc != 0)
         throw std::runtime_error("distributed run failed (see the rank's message above)");
       return;
@@ -157,6 +207,7 @@ void add_train_command(CLI::App& app) {
     TrainRunOptions ro;
     ro.overwrite = args->overwrite;
     ro.resume = checkpoint;
+    ro.checkpoint_minutes = args->checkpoint_minutes;
     const auto summary = train(cfg, ro);
     if (dist_env_from_environment().rank != 0) return;  // rank 0 reports
     std::cout << "\nval loss by step:";

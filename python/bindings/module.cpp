@@ -6,7 +6,9 @@
 
 #include <torch/optim/adamw.h>
 
+#include <cmath>
 #include <memory>
+#include <mutex>
 #include <nlohmann/json.hpp>
 #include <sstream>
 #include <stdexcept>
@@ -15,6 +17,7 @@
 #include <vector>
 
 #include "steepest/compat.h"
+#include "steepest/io/zip_check.h"
 #include "steepest/linalg/compute_dtype.h"
 #include "steepest/linalg/orthogonalizer.h"
 #include "steepest/norms/norm.h"
@@ -78,8 +81,13 @@ class Handle {
     return h;
   }
 
+  // Steps are serialized per optimizer: step() runs without the GIL, and two
+  // Python threads stepping one optimizer at once would race on its state
+  // (creating buffers, the fused pass). The lock is taken with the GIL released,
+  // so a thread waiting here never blocks the one stepping.
   void step() {
     py::gil_scoped_release no_gil;  // pure C++ on tensors the caller keeps alive
+    std::lock_guard<std::mutex> lock(mutex_);
     composite_->step();
   }
 
@@ -99,6 +107,10 @@ class Handle {
   // Every group of part i to `lr` (torch.optim.lr_scheduler edits Python's
   // param_groups; step() copies them here first).
   void set_part_lr(size_t i, double lr) {
+    if (!std::isfinite(lr) || lr < 0)
+      throw std::invalid_argument("learning rate must be a finite number >= 0, got " +
+                                  std::to_string(lr));
+    const auto lock = locked();
     for (auto& g : composite_->part(i).param_groups()) g.options().set_lr(lr);
   }
 
@@ -115,6 +127,7 @@ class Handle {
   // What the optimizer keeps for p: {"step": n, buffer: tensor, …} (the
   // tensors themselves, not copies); empty before p's first step.
   py::dict state(const at::Tensor& p) {
+    const auto lock = locked();
     py::dict d;
     for (size_t i = 0; i < composite_->parts(); ++i) {
       auto& part = composite_->part(i);
@@ -136,7 +149,10 @@ class Handle {
   }
 
   // The whole state as a torch archive (the checkpoint format of `steepest train`).
+  // Sealed like a checkpoint file (io/zip_check.h): a damaged state_dict is
+  // refused on load instead of loading a changed or missing buffer.
   py::bytes save() const {
+    const auto lock = locked();
     torch::serialize::OutputArchive archive;
     if (model_)
       model_->save(archive);
@@ -144,9 +160,21 @@ class Handle {
       composite_->save(archive);
     std::ostringstream out;
     archive.save_to(out);
-    return py::bytes(out.str());
+    std::string bytes = out.str();
+    seal_zip_archive(bytes, "optimizer state_dict");
+    return py::bytes(bytes);
   }
   void load(const std::string& bytes) {
+    const std::string what = "optimizer state_dict['steepest']";
+    try {
+      // Unsealed archives (saved before sealing) still get every member's CRC-32 checked.
+      check_zip_archive(bytes, what, Seal::kOptional);
+    } catch (const std::runtime_error& e) {
+      throw std::invalid_argument(std::string(e.what()) +
+                                  " (the state_dict is damaged; load one saved by "
+                                  "optimizer.state_dict() and kept intact)");
+    }
+    const auto lock = locked();
     torch::serialize::InputArchive archive;
     std::istringstream in(bytes);
     archive.load_from(in);
@@ -157,6 +185,13 @@ class Handle {
   }
 
  private:
+  // The lock of mutex_, taken with the GIL released (see step()).
+  std::unique_lock<std::mutex> locked() const {
+    py::gil_scoped_release no_gil;
+    return std::unique_lock<std::mutex>(mutex_);
+  }
+
+  mutable std::mutex mutex_;
   std::unique_ptr<CompositeOptimizer> owned_;
   std::unique_ptr<ModelOptimizer> model_;
   CompositeOptimizer* composite_ = nullptr;
@@ -218,6 +253,10 @@ PYBIND11_MODULE(_C, m) {
   py::register_exception_translator([](std::exception_ptr e) {
     try {
       if (e) std::rethrow_exception(e);
+    } catch (const c10::ValueError& err) {  // TORCH_CHECK_VALUE: bad input
+      PyErr_SetString(PyExc_ValueError, err.what_without_backtrace());
+    } catch (const c10::TypeError& err) {
+      PyErr_SetString(PyExc_TypeError, err.what_without_backtrace());
     } catch (const c10::Error& err) {
       PyErr_SetString(PyExc_RuntimeError, err.what_without_backtrace());
     }

@@ -16,6 +16,7 @@ follow param_groups[i]["lr"] at every step (so torch.optim.lr_scheduler
 works); every other hyperparameter is fixed when the optimizer is built.
 """
 import json
+import math
 
 import torch
 
@@ -68,6 +69,33 @@ def _as_groups(params):
     return groups
 
 
+def _check_lr(value, where):
+    """A learning rate must be a finite number >= 0 (as torch.optim requires):
+    NaN or inf would turn every weight into NaN at the next step."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        if isinstance(value, torch.Tensor) and value.numel() == 1:
+            value = value.item()
+        else:
+            raise TypeError(f"{where} must be a number, got {type(value).__name__}")
+    if not math.isfinite(value) or value < 0:
+        raise ValueError(f"{where} must be a finite number >= 0, got {value!r}")
+    return float(value)
+
+
+def _check_params(params_and_names, who):
+    """Dense fp32/fp64/bf16 tensors (fp16 on CUDA only) on one device."""
+    _one_device(params_and_names, who)
+    for n, p in params_and_names:
+        if p.layout != torch.strided or p.is_meta:
+            raise ValueError(f"{who}: parameter '{n}' is a {p.layout} tensor on {p.device}; "
+                             "steepest steps dense tensors")
+        if p.dtype not in (torch.float32, torch.float64, torch.bfloat16) and not (
+                p.dtype == torch.float16 and p.device.type == "cuda"):
+            raise ValueError(f"{who}: parameter '{n}' is {p.dtype} on {p.device}; steepest steps "
+                             "fp32, fp64 or bf16 parameters (fp16 on CUDA only). Cast the "
+                             "model with .float() or .bfloat16() first")
+
+
 def _one_device(params_and_names, who):
     seen = {}
     for n, p in params_and_names:
@@ -85,11 +113,16 @@ class SteepestOptimizer(torch.optim.Optimizer):
         info = _info(name)
         self.name = name
         defaults = dict(hyper)
-        defaults["lr"] = info["lr"] if lr is None else float(lr)
-        defaults["weight_decay"] = float(weight_decay)
+        who = f"steepest.optim.{type(self).__name__}"
+        defaults["lr"] = info["lr"] if lr is None else _check_lr(lr, f"{who}: lr")
+        defaults["weight_decay"] = _check_lr(weight_decay, f"{who}: weight_decay")
         super().__init__(_as_groups(params), defaults)
-        _one_device([(n, p) for g in self.param_groups for n, p in zip(g["names"], g["params"])],
-                    f"steepest.optim.{type(self).__name__}")
+        for i, g in enumerate(self.param_groups):
+            g["lr"] = _check_lr(g["lr"], f"{who}: param_groups[{i}]['lr']")
+            g["weight_decay"] = _check_lr(g["weight_decay"],
+                                          f"{who}: param_groups[{i}]['weight_decay']")
+        _check_params([(n, p) for g in self.param_groups for n, p in zip(g["names"], g["params"])],
+                      who)
         self._handles = []
         self._fixed = []
         for g in self.param_groups:
@@ -122,9 +155,11 @@ class SteepestOptimizer(torch.optim.Optimizer):
                 loss = closure()
         for i, (g, h) in enumerate(zip(self.param_groups, self._handles)):
             self._check_fixed(i, g)
-        for g, h in zip(self.param_groups, self._handles):
+        lrs = [_check_lr(g["lr"], f"param_groups[{i}]['lr']")
+               for i, g in enumerate(self.param_groups)]
+        for lr, h in zip(lrs, self._handles):
             for part in range(h.parts()):
-                h.set_part_lr(part, float(g["lr"]))
+                h.set_part_lr(part, lr)
             h.step()
         return loss
 
@@ -238,7 +273,12 @@ class Hybrid(SteepestOptimizer):
         named = [(n, p) for n, p in model.named_parameters() if p.requires_grad]
         if not named:
             raise ValueError("Hybrid: the model has no trainable parameters")
-        _one_device(named, "steepest.optim.Hybrid")
+        _check_params(named, "steepest.optim.Hybrid")
+        if lr is not None:
+            lr = _check_lr(lr, "steepest.optim.Hybrid: lr")
+        if adamw_lr is not None:
+            adamw_lr = _check_lr(adamw_lr, "steepest.optim.Hybrid: adamw_lr")
+        weight_decay = _check_lr(weight_decay, "steepest.optim.Hybrid: weight_decay")
         embedding = {id(p) for m in model.modules() if isinstance(m, torch.nn.Embedding)
                      for p in m.parameters()}
         handle = _C.Handle.model(matrix, named, [id(p) in embedding for _, p in named],
@@ -266,9 +306,12 @@ class Hybrid(SteepestOptimizer):
             with torch.enable_grad():
                 loss = closure()
         h = self._handles[0]
+        lrs = []
         for i, g in enumerate(self.param_groups):
             self._check_fixed(i, g)
-            h.set_part_lr(i, float(g["lr"]))
+            lrs.append(_check_lr(g["lr"], f"param_groups[{i}]['lr']"))
+        for i, lr in enumerate(lrs):
+            h.set_part_lr(i, lr)
         h.step()
         return loss
 

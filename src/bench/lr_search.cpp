@@ -6,13 +6,14 @@
 #include <stdexcept>
 
 #include "steepest/bench/suite.h"
+#include "util/parse_number.h"
 
 namespace steepest {
 namespace {
 
 // As run ids write a learning rate (lr_text), so that a replayed search finds its runs.
 double rounded(double lr) {
-  return std::strtod(lr_text(lr).c_str(), nullptr);
+  return detail::parse_double(lr_text(lr)).value_or(lr);
 }
 
 bool tried_already(const std::vector<LrTrial>& tried, double lr) {

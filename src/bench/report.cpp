@@ -148,7 +148,19 @@ std::string today() {
 std::string summary_markdown(const BenchResults& r) {
   std::vector<std::vector<std::string>> cells;
   for (const auto& row : summary_rows(r)) cells.push_back(row.cells);
-  return detail::markdown_table(header(), cells);
+  std::string md = detail::markdown_table(header(), cells);
+  // Records that did not read back are counted as failed runs; name each, so
+  // that a damaged file is not mistaken for a diverged run.
+  std::string damaged;
+  for (const auto& o : r.optimizers) {
+    std::vector<const RunResult*> all;
+    for (const auto& t : o.trials) all.push_back(&t);
+    for (size_t i = 1; i < o.seeds.size(); ++i) all.push_back(&o.seeds[i]);
+    for (const auto* run : all)
+      if (run->damaged_record) damaged += "- " + run->run.id + ": " + run->error + "\n";
+  }
+  if (!damaged.empty()) md += "\nDamaged run records (counted as failed runs):\n\n" + damaged;
+  return md;
 }
 
 std::string report_html(const BenchResults& r, const std::string& baseline) {

@@ -8,12 +8,65 @@
 #include <limits>
 #include <stdexcept>
 
+#include "io/json_fields.h"
 #include "steepest/bench/stats.h"
+#include "steepest/bench/sweep.h"
 #include "steepest/train/config.h"
 
 namespace fs = std::filesystem;
 
 namespace steepest {
+
+namespace {
+
+// A step count or a byte count: far below this in any real run.
+constexpr int64_t kMaxCount = int64_t{1} << 53;
+
+}  // namespace
+
+RunSummary parse_run_summary(const std::string& text, const std::string& path) {
+  const std::string where = "'" + path + "'";
+  const nlohmann::json j = detail::parse_json(text, where);
+  const detail::JsonFields f(where);
+  if (!j.is_object()) f.fail("a run summary must be a JSON object, got " + detail::shown(j));
+  RunSummary s;
+  const std::string loss = "a finite number (a validation loss)";
+  s.final_val_loss = f.number(f.need(j, "", "final_val_loss", loss), "final_val_loss");
+  s.best_val_loss = f.number(f.need(j, "", "best_val_loss", loss), "best_val_loss");
+  // Optional figures: older summaries lack some; 0 means "not measured".
+  auto figure = [&](const char* key) {
+    const auto it = j.find(key);
+    if (it == j.end()) return 0.0;
+    const double v = f.number(*it, key);
+    if (v < 0) f.wrong(key, "a number >= 0", *it);
+    return v;
+  };
+  auto count = [&](const char* key) {
+    const auto it = j.find(key);
+    return it == j.end() ? int64_t{0} : f.whole(*it, key, 0, kMaxCount);
+  };
+  s.ms_per_step = figure("ms_per_step");
+  s.optimizer_ms_per_step = figure("optimizer_ms_per_step");
+  s.tokens_per_s = figure("tokens_per_s");
+  s.optimizer_flops_per_step = figure("optimizer_flops_per_step");
+  s.optimizer_gemms_per_step = count("optimizer_gemms_per_step");
+  s.optimizer_state_bytes = count("optimizer_state_bytes");
+  const std::string curve_form = "a list of {\"step\": N, \"val_loss\": x}";
+  const auto& curve = f.array(f.need(j, "", "val_curve", curve_form), "val_curve", curve_form, 0);
+  for (size_t i = 0; i < curve.size(); ++i) {
+    const std::string at = "val_curve[" + std::to_string(i) + "]";
+    const auto& p = f.object(curve[i], at, "an object {\"step\": N, \"val_loss\": x}");
+    const int64_t step =
+        f.whole(f.need(p, at + ".", "step", "a whole number >= 0"), at + ".step", 0, kMaxCount);
+    const double v = f.number(f.need(p, at + ".", "val_loss", loss), at + ".val_loss");
+    s.val_curve.emplace_back(step, v);
+  }
+  return s;
+}
+
+RunSummary read_run_summary(const std::string& path) {
+  return parse_run_summary(detail::read_text_file(path, "'" + path + "'"), path);
+}
 
 RunResult read_run(const BenchRun& run, double target) {
   RunResult r;
@@ -23,44 +76,42 @@ RunResult read_run(const BenchRun& run, double target) {
   if (fs::exists(failed)) {
     r.status = RunStatus::Failed;
     try {
-      const auto j = read_json_file(failed.string());
+      const auto j = detail::read_json(failed.string());
       r.error = j.is_object() && j.contains("error") && j["error"].is_string()
                     ? j["error"].get<std::string>()
                     : "failed";
-    } catch (const std::exception& e) {
+    } catch (const std::invalid_argument& e) {
+      r.damaged_record = true;
       r.error = std::string("failed (its record is damaged: ") + e.what() + ")";
     }
     r.final_val_loss = r.best_val_loss = std::numeric_limits<double>::infinity();
     return r;
   }
   if (!fs::exists(dir / "summary.json")) return r;
-  nlohmann::json s;
+  RunSummary s;
   try {
-    s = read_json_file((dir / "summary.json").string());
-    s.at("final_val_loss").get<double>();
-  } catch (const std::exception& e) {
+    s = read_run_summary((dir / "summary.json").string());
+  } catch (const std::invalid_argument& e) {
     // A summary damaged outside the trainer (which writes it atomically).
     r.status = RunStatus::Failed;
-    r.error =
-        std::string("damaged summary.json (") + e.what() + "); rerun the bench to redo this run";
+    r.damaged_record = true;
+    r.error = std::string("damaged summary.json: ") + e.what() +
+              "; `steepest bench` with the same suite and --out runs it again";
     r.final_val_loss = r.best_val_loss = std::numeric_limits<double>::infinity();
     return r;
   }
   r.status = RunStatus::Done;
-  r.final_val_loss = s.at("final_val_loss").get<double>();
-  r.best_val_loss = s.at("best_val_loss").get<double>();
-  r.ms_per_step = s.value("ms_per_step", 0.0);
-  r.optimizer_ms_per_step = s.value("optimizer_ms_per_step", 0.0);
-  r.tokens_per_s = s.value("tokens_per_s", 0.0);
-  r.optimizer_gemms_per_step = s.value("optimizer_gemms_per_step", int64_t{0});
-  r.optimizer_state_bytes = s.value("optimizer_state_bytes", int64_t{0});
-  r.optimizer_flops_per_step = s.value("optimizer_flops_per_step", 0.0);
-  for (const auto& p : s.at("val_curve")) {
-    const int64_t step = p.at("step").get<int64_t>();
-    const double v = p.at("val_loss").get<double>();
-    r.val_curve.emplace_back(step, v);
+  r.final_val_loss = s.final_val_loss;
+  r.best_val_loss = s.best_val_loss;
+  r.ms_per_step = s.ms_per_step;
+  r.optimizer_ms_per_step = s.optimizer_ms_per_step;
+  r.tokens_per_s = s.tokens_per_s;
+  r.optimizer_gemms_per_step = s.optimizer_gemms_per_step;
+  r.optimizer_state_bytes = s.optimizer_state_bytes;
+  r.optimizer_flops_per_step = s.optimizer_flops_per_step;
+  r.val_curve = s.val_curve;
+  for (const auto& [step, v] : r.val_curve)
     if (!r.steps_to_target && v <= target) r.steps_to_target = step;
-  }
   return r;
 }
 
@@ -124,9 +175,18 @@ BenchResults load_bench_results(const std::string& dir, std::optional<double> ta
                                 "' is not a bench results directory (no suite.json); run "
                                 "`steepest bench SUITE.json --out " +
                                 dir + "` first");
+  const nlohmann::json suite = detail::read_json(suite_path.string(), suite_path.string());
+  if (is_sweep_suite(suite))
+    throw std::invalid_argument(
+        "'" + dir +
+        "' holds `steepest sweep` results (its suite.json has \"vary\"), not `steepest bench` "
+        "results: `steepest report " +
+        dir +
+        "` reports a sweep; compare-scales and `report --baseline/--target` take bench results "
+        "directories (one `steepest bench SUITE.json --out DIR` per scale)");
   BenchResults res;
   res.dir = dir;
-  res.suite = suite_from_json(read_json_file(suite_path.string()), suite_path.string());
+  res.suite = suite_from_json(suite, suite_path.string());
   if (target_val_loss) {
     if (!std::isfinite(*target_val_loss) || *target_val_loss <= 0) {
       char got[64];

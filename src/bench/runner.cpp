@@ -22,6 +22,7 @@
 #include "steepest/bench/results.h"
 #include "util/atomic_file.h"
 #include "util/file_lock.h"
+#include "util/stop_signals.h"
 
 extern char** environ;
 
@@ -35,11 +36,23 @@ void write_json(const fs::path& path, const nlohmann::json& j) {
 }
 
 // The config a cached run must match: everything but threads (a setting of the
-// machine, not of the experiment).
+// machine, not of the experiment) and the output path (whose spelling,
+// `./DIR` or `DIR/`, says nothing about the run).
 nlohmann::json comparable(const TrainConfig& c) {
   nlohmann::json j = nlohmann::json::parse(to_json(c).dump());
   j.erase("threads");
+  j.erase("out");
   return j;
+}
+
+// The run's own config.json as the planned config would read: the trainer
+// resolves vocab_size 0 from the data.
+bool own_config_matches(const fs::path& dir, const TrainConfig& planned) {
+  nlohmann::json own =
+      comparable(train_config_from_json(read_json_file((dir / "config.json").string())));
+  const nlohmann::json want = comparable(planned);
+  if (want.value("vocab_size", int64_t{-1}) == 0) own["vocab_size"] = 0;
+  return own == want;
 }
 
 fs::path config_path(const std::string& out, const BenchRun& r) {
@@ -69,43 +82,16 @@ Cached cached(const std::string& out, const BenchRun& run) {
   const fs::path cfg = config_path(out, run);
   if (!fs::exists(dir / "summary.json") || !fs::exists(cfg)) return Cached::no;
   try {
-    read_json_file((dir / "summary.json").string());  // a damaged summary is run again
+    read_run_summary((dir / "summary.json").string());  // a damaged summary is run again
     return comparable(train_config_from_json(read_json_file(cfg.string()))) ==
-                   comparable(run.config)
+                       comparable(run.config) &&
+                   own_config_matches(dir, run.config)
                ? Cached::finished
                : Cached::no;
   } catch (const std::exception&) {
     return Cached::no;
   }
 }
-
-// SIGINT/SIGTERM while trainers run: remembered here, acted on in the wait loop.
-volatile std::sig_atomic_t g_stop_signal = 0;
-void on_stop_signal(int sig) {
-  g_stop_signal = sig;
-}
-
-// Installs the handlers for the lifetime of a run_all (no SA_RESTART, so
-// waitpid returns with EINTR) and restores the previous ones.
-class StopSignals {
- public:
-  StopSignals() {
-    g_stop_signal = 0;
-    struct sigaction sa {};
-    sa.sa_handler = on_stop_signal;
-    sigemptyset(&sa.sa_mask);
-    sigaction(SIGINT, &sa, &old_int_);
-    sigaction(SIGTERM, &sa, &old_term_);
-  }
-  ~StopSignals() {
-    sigaction(SIGINT, &old_int_, nullptr);
-    sigaction(SIGTERM, &old_term_, nullptr);
-  }
-
- private:
-  struct sigaction old_int_ {
-  }, old_term_{};
-};
 
 std::string last_error_line(const fs::path& log) {
   std::ifstream in(log);
@@ -147,16 +133,17 @@ class Executor {
     const size_t total = todo.size();
     size_t done = 0;
     std::map<pid_t, Child> running;
-    StopSignals signals;
+    const detail::StopSignals signals({SIGINT, SIGTERM});
     while (!todo.empty() || !running.empty()) {
-      while (!todo.empty() && static_cast<int>(running.size()) < o_.jobs && !g_stop_signal) {
+      while (!todo.empty() && static_cast<int>(running.size()) < o_.jobs &&
+             !detail::g_stop_signal) {
         BenchRun r = todo.front();
         todo.pop_front();
         running[spawn(r)] = Child{r, std::chrono::steady_clock::now()};
       }
       int status = 0;
-      const pid_t pid = g_stop_signal ? -1 : waitpid(-1, &status, 0);
-      if (g_stop_signal) stop(running);
+      const pid_t pid = detail::g_stop_signal ? -1 : waitpid(-1, &status, 0);
+      if (detail::g_stop_signal) stop(running);
       if (pid < 0)
         throw std::runtime_error("bench: waitpid failed: " + std::string(strerror(errno)));
       auto it = running.find(pid);
@@ -184,6 +171,8 @@ class Executor {
         std::printf("[%zu/%zu] %-40s FAILED: %s (log: %s)%s\n", done, total, child.run.id.c_str(),
                     why.c_str(), log.string().c_str(),
                     diverged ? "" : "; retried on the next bench");
+        if (!diverged && counts.failed_environment++ == 0)
+          counts.first_environment_failure = child.run.id + ": " + why;
       } else {
         throw std::runtime_error("bench: run " + child.run.id +
                                  " was killed by a signal; rerun the same command to continue "
@@ -196,7 +185,7 @@ class Executor {
  private:
   // Forwards the signal to every running trainer, waits for them, and stops.
   [[noreturn]] void stop(std::map<pid_t, Child>& running) {
-    const int sig = g_stop_signal;
+    const int sig = detail::g_stop_signal;
     for (const auto& [pid, child] : running) kill(pid, SIGTERM);
     for (const auto& [pid, child] : running) {
       int status = 0;
@@ -221,9 +210,22 @@ class Executor {
     std::vector<char*> argv;
     for (auto& a : args) argv.push_back(a.data());
     argv.push_back(nullptr);
-    const int log_fd = ::open(log.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    // A new file: a symlink planted under the log's name is removed, never
+    // followed (it would send the log over a file outside --out).
+    ::unlink(log.c_str());
+    const int log_fd =
+        ::open(log.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
     if (log_fd < 0)
       throw std::runtime_error("bench: cannot write the log '" + log + "': " + strerror(errno));
+    // STEEPEST_BENCH_RUN tells the trainer this run directory is the bench's
+    // to write (one started by hand there is refused while the bench runs).
+    std::vector<std::string> env_strings;
+    for (char** e = environ; *e != nullptr; ++e)
+      if (std::strncmp(*e, "STEEPEST_BENCH_RUN=", 19) != 0) env_strings.emplace_back(*e);
+    env_strings.emplace_back("STEEPEST_BENCH_RUN=1");
+    std::vector<char*> envp;
+    for (auto& e : env_strings) envp.push_back(e.data());
+    envp.push_back(nullptr);
     const pid_t parent = ::getpid();
     const pid_t pid = ::fork();
     if (pid == 0) {
@@ -234,7 +236,7 @@ class Executor {
       if (::getppid() != parent) ::_exit(127);
       ::dup2(log_fd, STDOUT_FILENO);
       ::dup2(log_fd, STDERR_FILENO);
-      ::execve(exe_.c_str(), argv.data(), environ);
+      ::execve(exe_.c_str(), argv.data(), envp.data());
       ::_exit(127);
     }
     ::close(log_fd);
@@ -281,13 +283,43 @@ Executor prepare(const BenchOptions& options, const nlohmann::json& suite_source
                                "': " + ec.message());
   }
   lock_results_directory(out);
-  write_json(out / "suite.json", suite_source);
+  // Another suite's results would be replaced run by run, and its report by
+  // this one's: a decision, not a default.
+  const fs::path suite_file = out / "suite.json";
+  if (!options.force && fs::exists(suite_file, ec)) {
+    nlohmann::json before;
+    try {
+      before = read_json_file(suite_file.string());
+    } catch (const std::exception&) {
+      before = nullptr;  // damaged: not a suite's to protect
+    }
+    if (!before.is_null() && before != suite_source)
+      throw std::invalid_argument(
+          "bench: '" + out.string() + "' holds the results of another suite (its suite.json, '" +
+          before.value("name", std::string("?")) +
+          "', differs from this one); choose another --out, or pass --force to run this suite "
+          "there (runs whose configs differ are then run again and replaced)");
+  }
+  write_json(suite_file, suite_source);
   const int cores = std::max(1u, std::thread::hardware_concurrency());
   const int threads =
       options.threads_per_run > 0 ? options.threads_per_run : std::max(1, cores / options.jobs);
   const std::string exe =
       options.exe.empty() ? fs::read_symlink("/proc/self/exe").string() : options.exe;
   return Executor(options, exe, threads);
+}
+
+// A run that failed for another reason than divergence says nothing about
+// its optimizer; results without it are incomplete (or, in phase 1, pick the
+// best LR among the survivors), so the command fails with the first reason.
+void throw_on_environment_failures(const BenchCounts& c, const std::string& out,
+                                   const std::string& consequence) {
+  if (c.failed_environment == 0) return;
+  throw std::runtime_error(
+      "bench: " + std::to_string(c.failed_environment) +
+      " run(s) failed for another reason than divergence (first: " + c.first_environment_failure +
+      ")" + consequence + "; fix the cause and rerun the same command (finished runs in '" + out +
+      "' are kept)");
 }
 
 }  // namespace
@@ -297,6 +329,7 @@ BenchCounts run_planned(const std::vector<BenchRun>& runs, const nlohmann::json&
   Executor ex = prepare(options, suite_source);
   BenchCounts counts;
   ex.run_all(runs, phase.c_str(), counts);
+  throw_on_environment_failures(counts, options.out, "");
   return counts;
 }
 
@@ -337,6 +370,10 @@ BenchCounts run_bench(const BenchSuite& suite, const BenchOptions& options) {
         suite.target_val_loss);
     ex.run_all(tuning_runs(suite, out.string()), "phase 1 (LR trials)", counts);
   }
+  throw_on_environment_failures(
+      counts, out.string(),
+      "; phase 2 did not start, since the best LR would be chosen among the "
+      "trials that survived");
   const BenchResults tuned = load_bench_results(out.string());
   std::vector<BenchRun> second;
   for (size_t i = 0; i < tuned.optimizers.size(); ++i) {
@@ -354,6 +391,7 @@ BenchCounts run_bench(const BenchSuite& suite, const BenchOptions& options) {
     const auto files = write_report(load_bench_results(out.string()));
     for (const auto& f : files) std::printf("wrote %s\n", f.c_str());
   }
+  throw_on_environment_failures(counts, out.string(), "; the report leaves them out");
   return counts;
 }
 

@@ -4,6 +4,7 @@
 #include <cmath>
 #include <cstdint>
 #include <cstdio>
+#include <filesystem>
 #include <limits>
 #include <random>
 #include <sstream>
@@ -16,12 +17,22 @@
 namespace steepest {
 namespace {
 
+namespace fs = std::filesystem;
+
 constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
 
 std::string fmt(const char* f, double v) {
   char buf[64];
   std::snprintf(buf, sizeof(buf), f, v);
   return buf;
+}
+
+// Both name one directory (as text, or as files: "a" and "./a/", links).
+bool same_directory(const std::string& a, const std::string& b) {
+  if (a.empty() || b.empty()) return false;  // results built in memory
+  std::error_code ec;
+  if (fs::equivalent(a, b, ec)) return true;
+  return fs::path(a).lexically_normal() == fs::path(b).lexically_normal();
 }
 
 std::string scale_name(const BenchResults& r) {
@@ -55,6 +66,15 @@ ScaleComparison compare_scales(const std::vector<BenchResults>& scales, int resa
                                const std::string& baseline) {
   if (scales.size() < 2)
     throw std::invalid_argument("comparing scales needs at least two results directories");
+  // The same directory twice would agree with itself: τ = 1 says nothing.
+  for (size_t a = 0; a < scales.size(); ++a)
+    for (size_t b = a + 1; b < scales.size(); ++b)
+      if (same_directory(scales[a].dir, scales[b].dir))
+        throw std::invalid_argument(
+            "'" + scales[a].dir + "' and '" + scales[b].dir + "' (directories " +
+            std::to_string(a + 1) + " and " + std::to_string(b + 1) +
+            ") are the same results directory; compare-scales compares different scales: one "
+            "`steepest bench` results directory per model size");
   ScaleComparison c;
   for (const auto& s : scales) c.scales.push_back(scale_name(s));
   for (const auto& o : scales.front().optimizers) {

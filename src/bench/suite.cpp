@@ -7,86 +7,18 @@
 #include <set>
 #include <stdexcept>
 
+#include "io/json_fields.h"
 #include "steepest/optim/registry.h"
 
 namespace steepest {
 namespace {
 
+using detail::shown;
 using nlohmann::json;
 
 void require(bool ok, const std::string& where, const std::string& msg) {
   if (!ok) throw std::invalid_argument(where + ": " + msg);
 }
-
-// A value as JSON text for a message, cut short: a whole nested object would
-// drown the message.
-std::string shown(const json& v) {
-  std::string s = v.dump(-1, ' ', false, json::error_handler_t::replace);
-  return s.size() > 80 ? s.substr(0, 77) + "..." : s;
-}
-
-// Typed access to one key of a suite: every error names the file, the key's
-// path (e.g. 'optimizers[2].lr'), what it must be and what it is.
-class Reader {
- public:
-  explicit Reader(std::string where) : where_(std::move(where)) {}
-
-  [[noreturn]] void wrong(const std::string& key, const std::string& what, const json& got) const {
-    throw std::invalid_argument(where_ + ": key '" + key + "' must be " + what + ", got " +
-                                shown(got));
-  }
-
-  void only_keys(const json& obj, const std::string& path,
-                 const std::vector<std::string>& valid) const {
-    for (const auto& item : obj.items()) {
-      if (std::find(valid.begin(), valid.end(), item.key()) != valid.end()) continue;
-      std::string names;
-      for (const auto& k : valid) names += (names.empty() ? "" : ", ") + k;
-      throw std::invalid_argument(where_ + ": unknown key '" + path + item.key() +
-                                  "'; valid: " + names);
-    }
-  }
-
-  std::string text(const json& v, const std::string& key) const {
-    if (!v.is_string()) wrong(key, "a string", v);
-    return v.get<std::string>();
-  }
-
-  double number(const json& v, const std::string& key) const {
-    // JSON has no NaN, but 1e999 parses as infinity.
-    if (!v.is_number() || !std::isfinite(v.get<double>())) wrong(key, "a finite number", v);
-    return v.get<double>();
-  }
-
-  // A whole number in [lo, hi]; 3.0 is fine, 3.5 and 1e30 are not (a cast
-  // would silently truncate or overflow).
-  int64_t whole(const json& v, const std::string& key, int64_t lo, int64_t hi) const {
-    const std::string what =
-        "a whole number in [" + std::to_string(lo) + ", " + std::to_string(hi) + "]";
-    // Parsed JSON stores every non-negative integer as unsigned: check lo here too.
-    if (v.is_number_unsigned()) {
-      const uint64_t u = v.get<uint64_t>();
-      if ((lo > 0 && u < static_cast<uint64_t>(lo)) || u > static_cast<uint64_t>(hi))
-        wrong(key, what, v);
-      return static_cast<int64_t>(u);
-    }
-    if (v.is_number_integer()) {
-      if (v.get<int64_t>() < lo || v.get<int64_t>() > hi) wrong(key, what, v);
-      return v.get<int64_t>();
-    }
-    if (v.is_number_float()) {
-      const double d = v.get<double>();
-      // [lo, hi] as doubles; the bounds used here are far inside ±2^63.
-      if (std::isfinite(d) && std::floor(d) == d && d >= static_cast<double>(lo) &&
-          d <= static_cast<double>(hi))
-        return static_cast<int64_t>(d);
-    }
-    wrong(key, what, v);
-  }
-
- private:
-  std::string where_;
-};
 
 // Past this many LR trials per optimizer a suite is surely a typo, and its
 // run list would not fit in memory.
@@ -103,7 +35,9 @@ std::string lr_text(double lr) {
 }
 
 BenchSuite suite_from_json(const json& j, const std::string& where) {
-  const Reader r(where);
+  // Every error names the file, the key's path (e.g. 'optimizers[2].lr'), what
+  // it must be and what it is.
+  const detail::JsonFields r(where);
   require(j.is_object(), where, "a suite must be a JSON object, got " + shown(j));
   r.only_keys(j, "",
               {"name", "description", "train", "optimizers", "lr_grid", "lr_search", "seeds",
@@ -231,15 +165,7 @@ BenchRun make_run(const BenchSuite& s, const BenchOptimizer& o, double lr, int64
 
 BenchSuite load_suite(const std::string& path) {
   const std::string where = "suite '" + path + "'";
-  json j;
-  try {
-    j = read_json_file(path);
-  } catch (const json::exception& e) {
-    // read_json_file names parse errors; a number too large for a double is
-    // another nlohmann exception.
-    throw std::invalid_argument(where + " is not valid JSON: " + e.what());
-  }
-  return suite_from_json(j, where);
+  return suite_from_json(detail::read_json(path, where), where);
 }
 
 std::vector<double> lr_grid(const BenchSuite& suite, const BenchOptimizer& o) {

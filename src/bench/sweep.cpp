@@ -10,6 +10,7 @@
 #include <stdexcept>
 
 #include "bench/svg_chart.h"
+#include "io/json_fields.h"
 #include "steepest/train/config.h"
 #include "util/atomic_file.h"
 
@@ -20,6 +21,9 @@ namespace {
 void require(bool ok, const std::string& where, const std::string& msg) {
   if (!ok) throw std::invalid_argument(where + ": " + msg);
 }
+
+// A width or depth past this is a typo (and no run of it would fit in memory).
+constexpr int64_t kMaxSweepSize = 1 << 20;
 
 int64_t value_of(const SweepSuite& s, const TrainConfig& c) {
   return s.vary == "n_embd" ? c.n_embd : c.n_layer;
@@ -75,21 +79,21 @@ bool is_sweep_suite(const nlohmann::json& j) {
 
 SweepSuite sweep_from_json(const nlohmann::json& j, const std::string& where) {
   require(j.is_object(), where, "a sweep suite must be a JSON object");
-  require(j.contains("vary") && j["vary"].is_object(), where,
-          "needs \"vary\": {\"key\": \"n_embd\" or \"n_layer\", \"values\": [64, 128, …]}");
+  const detail::JsonFields r(where);
+  const std::string vary_form = "{\"key\": \"n_embd\" or \"n_layer\", \"values\": [64, 128, …]}";
+  require(j.contains("vary"), where, "needs \"vary\": " + vary_form);
   SweepSuite s;
   s.source = j;
-  const auto& v = j["vary"];
-  s.vary = v.value("key", std::string());
+  const auto& v = r.object(j["vary"], "vary", "an object " + vary_form);
+  r.only_keys(v, "vary.", {"key", "values"});
+  s.vary = r.text(r.need(v, "vary.", "key", "\"n_embd\" or \"n_layer\""), "vary.key");
   require(s.vary == "n_embd" || s.vary == "n_layer", where,
-          "vary.key must be \"n_embd\" or \"n_layer\", got \"" + s.vary + "\"");
-  require(v.contains("values") && v["values"].is_array() && !v["values"].empty(), where,
-          "vary.values must be a non-empty list of sizes");
-  for (const auto& x : v["values"]) {
-    require(x.is_number_integer() && x.get<int64_t>() > 0, where,
-            "vary.values must be positive whole numbers, got " + x.dump());
-    s.values.push_back(x.get<int64_t>());
-  }
+          "vary.key must be \"n_embd\" or \"n_layer\", got " + detail::shown(s.vary));
+  const auto& values = r.array(r.need(v, "vary.", "values", "a non-empty list of sizes"),
+                               "vary.values", "a non-empty list of sizes", 1);
+  for (size_t i = 0; i < values.size(); ++i)
+    s.values.push_back(
+        r.whole(values[i], "vary.values[" + std::to_string(i) + "]", 1, kMaxSweepSize));
   for (size_t i = 1; i < s.values.size(); ++i)
     require(s.values[i] > s.values[i - 1], where, "vary.values must be increasing");
   nlohmann::json base = j;
@@ -106,7 +110,7 @@ SweepSuite sweep_from_json(const nlohmann::json& j, const std::string& where) {
 }
 
 SweepSuite load_sweep(const std::string& path) {
-  return sweep_from_json(read_json_file(path), path);
+  return sweep_from_json(detail::read_json(path, path), path);
 }
 
 std::vector<BenchRun> sweep_runs(const SweepSuite& s, const std::string& dir) {
@@ -167,7 +171,7 @@ SweepResults load_sweep_results(const std::string& dir) {
                                 "run `steepest sweep SUITE.json --out " + dir + "` first");
   SweepResults r;
   r.dir = dir;
-  r.suite = sweep_from_json(read_json_file(path.string()), path.string());
+  r.suite = sweep_from_json(detail::read_json(path.string(), path.string()), path.string());
   std::vector<RunResult> runs;
   for (const auto& run : sweep_runs(r.suite, dir)) {
     runs.push_back(read_run(run, 0.0));

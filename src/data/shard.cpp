@@ -10,6 +10,7 @@
 #include <stdexcept>
 
 #include "data/shard_format.h"
+#include "util/atomic_file.h"
 
 namespace steepest {
 namespace {
@@ -118,24 +119,13 @@ void write_shard(const std::string& path, const std::vector<uint16_t>& tokens) {
     payload[2 * i] = static_cast<unsigned char>(tokens[i] & 0xff);
     payload[2 * i + 1] = static_cast<unsigned char>(tokens[i] >> 8);
   }
-  const std::string tmp = path + ".tmp";
-  {
-    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
-    if (!out)
-      throw std::runtime_error("write_shard: cannot open '" + tmp +
-                               "' for writing (does the directory exist?)");
-    out.write(reinterpret_cast<const char*>(header), kHeaderBytes);
-    out.write(reinterpret_cast<const char*>(payload.data()),
-              static_cast<std::streamsize>(payload.size()));
-    if (!out.flush()) {
-      out.close();
-      std::remove(tmp.c_str());
-      throw std::runtime_error("write_shard: failed writing '" + tmp + "' (disk full?)");
-    }
-  }
-  if (std::rename(tmp.c_str(), path.c_str()) != 0) {
-    std::remove(tmp.c_str());
-    throw std::runtime_error("write_shard: cannot rename '" + tmp + "' to '" + path + "'");
+  try {
+    detail::write_file_atomically(
+        path, {std::string_view(reinterpret_cast<const char*>(header), kHeaderBytes),
+               std::string_view(reinterpret_cast<const char*>(payload.data()), payload.size())});
+  } catch (const std::runtime_error& e) {
+    throw std::runtime_error(std::string("write_shard: ") + e.what() +
+                             " (does the directory exist?)");
   }
 }
 

@@ -10,6 +10,8 @@
 #include <stdexcept>
 #include <vector>
 
+#include "util/atomic_file.h"
+
 namespace steepest {
 namespace {
 
@@ -289,22 +291,16 @@ void write_npy(const std::string& path, const at::Tensor& tensor) {
   const size_t total = 10 + header.size() + 1;
   header.append((64 - total % 64) % 64, ' ');
   header += '\n';
-  const std::string tmp = path + ".tmp";
-  {
-    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
-    if (!out) throw std::runtime_error("write_npy: cannot open '" + tmp + "' for writing");
-    out.write("\x93NUMPY\x01\x00", 8);
-    const unsigned char len[2] = {static_cast<unsigned char>(header.size() & 0xff),
-                                  static_cast<unsigned char>(header.size() >> 8)};
-    out.write(reinterpret_cast<const char*>(len), 2);
-    out.write(header.data(), static_cast<std::streamsize>(header.size()));
-    out.write(static_cast<const char*>(t.data_ptr()),
-              static_cast<std::streamsize>(t.numel() * t.element_size()));
-    if (!out.flush()) throw std::runtime_error("write_npy: failed writing '" + tmp + "'");
-  }
-  if (std::rename(tmp.c_str(), path.c_str()) != 0) {
-    std::remove(tmp.c_str());
-    throw std::runtime_error("write_npy: cannot rename '" + tmp + "' to '" + path + "'");
+  const unsigned char len[2] = {static_cast<unsigned char>(header.size() & 0xff),
+                                static_cast<unsigned char>(header.size() >> 8)};
+  try {
+    detail::write_file_atomically(
+        path, {std::string_view("\x93NUMPY\x01\x00", 8),
+               std::string_view(reinterpret_cast<const char*>(len), 2), std::string_view(header),
+               std::string_view(static_cast<const char*>(t.data_ptr()),
+                                static_cast<size_t>(t.numel() * t.element_size()))});
+  } catch (const std::runtime_error& e) {
+    throw std::runtime_error(std::string("write_npy: ") + e.what());
   }
 }
 

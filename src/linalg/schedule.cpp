@@ -90,6 +90,10 @@ NsSchedule ns_schedule(const std::string& name, int steps) {
                                   "': steps must be >= 1 (got 0); pass -1 for the default " +
                                   std::to_string(t.steps.size()));
     }
+    if (steps > kMaxNsSteps) {
+      throw std::invalid_argument("Newton-Schulz schedule '" + name + "': steps must be <= " +
+                                  std::to_string(kMaxNsSteps) + ", got " + std::to_string(steps));
+    }
     if (steps > 0) {
       const bool own = t.extension.a != 0.0 || t.extension.b != 0.0 || t.extension.c != 0.0;
       s.steps.resize(static_cast<size_t>(steps), own ? t.extension : t.steps.back());

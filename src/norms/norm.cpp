@@ -8,6 +8,7 @@
 
 #include "steepest/linalg/polar_svd.h"
 #include "steepest/norms/duality_maps.h"
+#include "util/parse_number.h"
 
 namespace steepest {
 namespace {
@@ -134,17 +135,11 @@ NormPtr make_norm(const std::string& name) {
     const std::string prefix = e.name + "-";
     if (!e.param.empty() && name.rfind(prefix, 0) == 0) {
       const std::string value = name.substr(prefix.size());
-      size_t used = 0;
-      double v = 0.0;
-      try {
-        v = std::stod(value, &used);
-      } catch (const std::exception&) {
-        used = 0;
-      }
-      if (used == 0 || used != value.size())
+      const auto parsed = detail::parse_double(value);
+      if (!parsed)
         throw std::invalid_argument("norm '" + name + "': '" + value + "' is not a number; write " +
                                     prefix + "<" + e.param + ">, e.g. " + prefix + "9");
-      return e.make(v);
+      return e.make(*parsed);
     }
     known += (known.empty() ? "" : ", ") + e.name + (e.param.empty() ? "" : "[-" + e.param + "]");
   }

@@ -4,6 +4,9 @@
 #include <torch/serialize/input-archive.h>
 #include <torch/serialize/output-archive.h>
 
+#include <torch/optim/adamw.h>
+#include <torch/optim/sgd.h>
+
 #include <cstdio>
 
 #include "optim/gradient_checks.h"
@@ -42,11 +45,43 @@ void CompositeOptimizer::init(std::vector<OptimizerPart> parts, std::vector<Para
   }
 }
 
+namespace {
+
+// libtorch's own optimizers (SGD, AdamW) keep p-shaped buffers; like
+// NamedOptimizer's state they must still fit p (libtorch would broadcast a
+// grown or shrunk parameter's buffer, or fail with its own text).
+void check_libtorch_state(const torch::optim::Optimizer& opt, const at::Tensor& p,
+                          const std::string& name) {
+  const auto it = opt.state().find(compat::state_key(p));
+  if (it == opt.state().end()) return;
+  std::vector<at::Tensor> buffers;
+  if (const auto* a = dynamic_cast<const torch::optim::AdamWParamState*>(it->second.get()))
+    buffers = {a->exp_avg(), a->exp_avg_sq(), a->max_exp_avg_sq()};
+  else if (const auto* s = dynamic_cast<const torch::optim::SGDParamState*>(it->second.get()))
+    buffers = {s->momentum_buffer()};
+  for (const auto& b : buffers)
+    if (b.defined())
+      detail::check_state_fits(p, b.sizes(), b.scalar_type(), b.device(), "optimizer", name);
+}
+
+}  // namespace
+
 void CompositeOptimizer::step() {
-  if (check_finite_)
-    for (const auto& [name, p] : checked_)
-      if (p.grad().defined()) detail::check_gradient(p, "optimizer", name);
+  for (const auto& [name, p] : checked_)
+    if (p.grad().defined()) detail::check_gradient(p, "optimizer", name, check_finite_);
+  for (const auto& part : parts_) {
+    if (dynamic_cast<const NamedOptimizer*>(part.optimizer.get())) continue;  // checks its own
+    for (const auto& group : part.optimizer->param_groups())
+      for (const auto& p : group.params())
+        if (p.grad().defined()) check_libtorch_state(*part.optimizer, p, name_of(p));
+  }
   for (auto& part : parts_) part.optimizer->step();
+}
+
+std::string CompositeOptimizer::name_of(const at::Tensor& p) const {
+  for (const auto& [name, q] : checked_)
+    if (q.is_same(p)) return name;
+  return "<unnamed parameter>";
 }
 
 void CompositeOptimizer::zero_grad() {

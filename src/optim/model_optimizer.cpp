@@ -27,7 +27,8 @@ std::unique_ptr<CompositeOptimizer> single_optimizer(const std::string& name,
   std::vector<ParameterRoute> routes;
   for (const auto& [n, p] : params)
     routes.push_back({n, p.sizes().vec(), name, resolved, 1.0, "all parameters"});
-  return std::make_unique<CompositeOptimizer>(std::move(parts), std::move(routes));
+  return std::make_unique<CompositeOptimizer>(std::move(parts), std::move(routes), "",
+                                              /*check_finite=*/true, params);
 }
 
 ModelOptimizer::ModelOptimizer(const torch::nn::Module& model, const ModelOptimizerOptions& options)

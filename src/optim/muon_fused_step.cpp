@@ -211,6 +211,15 @@ void check_layout(const std::vector<FusedMatrix>& items, const at::Tensor& t, co
         std::min(it.p.size(0), it.p.size(1)) == r && std::max(it.p.size(0), it.p.size(1)) == c,
         "fused Muon step: a batch mixes ", it.p.sizes(), " with (", m, ", ", n,
         "); its matrices must share the short-side shape");
+  // The kernels index g and buf by p's numel: anything smaller is a heap overrun.
+  for (const auto& it : items) {
+    TORCH_CHECK(it.g.sizes() == it.p.sizes() && it.g.is_contiguous(), "fused Muon step: gradient ",
+                it.g.sizes(), " does not match its parameter ", it.p.sizes());
+    TORCH_CHECK(!it.buf.defined() || (it.buf.sizes() == it.p.sizes() && it.buf.is_contiguous() &&
+                                      it.buf.scalar_type() == at::kFloat),
+                "fused Muon step: momentum buffer ", it.buf.sizes(),
+                " does not match its parameter ", it.p.sizes());
+  }
   TORCH_CHECK(t.dim() == 3 && t.size(0) == static_cast<int64_t>(items.size()) && t.size(1) == r &&
                   t.size(2) == c && t.is_contiguous() &&
                   (t.scalar_type() == at::kFloat || t.scalar_type() == at::kBFloat16),

@@ -31,6 +31,9 @@ std::unique_ptr<TensorState> read_tensor_state(torch::serialize::InputArchive& a
   if (!archive.try_read(prefix + "step", v)) return nullptr;
   auto s = std::make_unique<TensorState>();
   s->step = v.toInt();
+  s->param_sizes = p.sizes().vec();  // load() has checked the saved shape against p
+  s->param_dtype = p.scalar_type();
+  s->param_device = p.device();
   archive.read(prefix + "buffers", v);
   for (const auto& name : v.toListRef()) {
     at::Tensor t;
@@ -68,7 +71,13 @@ std::string NamedOptimizer::param_name(const at::Tensor& p) const {
 
 TensorState& NamedOptimizer::state_of(const at::Tensor& p) {
   auto& slot = state_[compat::state_key(p)];
-  if (!slot) slot = std::make_unique<TensorState>();
+  if (!slot) {
+    auto fresh = std::make_unique<TensorState>();
+    fresh->param_sizes = p.sizes().vec();
+    fresh->param_dtype = p.scalar_type();
+    fresh->param_device = p.device();
+    slot = std::move(fresh);
+  }
   return static_cast<TensorState&>(*slot);
 }
 
@@ -84,11 +93,17 @@ int64_t NamedOptimizer::state_bytes() const {
 }
 
 void NamedOptimizer::check_gradients() const {
-  if (!check_finite_) return;
   for (const auto& group : param_groups_) {
     for (const auto& p : group.params()) {
       if (!p.grad().defined()) continue;
-      detail::check_gradient(p, kind(), param_name(p));
+      const auto it = state_.find(compat::state_key(p));
+      // A state without buffers (spectral descent: a step count) fits any shape.
+      if (it != state_.end() && !static_cast<const TensorState&>(*it->second).buffers.empty()) {
+        const auto& st = static_cast<const TensorState&>(*it->second);
+        detail::check_state_fits(p, st.param_sizes, st.param_dtype, st.param_device, kind(),
+                                 param_name(p));
+      }
+      detail::check_gradient(p, kind(), param_name(p), check_finite_);
     }
   }
 }

@@ -4,6 +4,7 @@
 
 #include <torch/optim/adamw.h>
 #include <torch/optim/sgd.h>
+#include <cmath>
 
 #include <ATen/CPUGeneratorImpl.h>
 
@@ -451,7 +452,29 @@ std::unique_ptr<torch::optim::Optimizer> make_optimizer(const std::string& name,
                                                         const Module& tree) {
   const OptimizerInfo& info = optimizer_info(name);  // throws for unknown names
   const json h = resolve_hyperparameters(name, overrides);
-  return info.make({params, lr >= 0 ? lr : info.lr, h, total_steps, weight_decay, tree});
+  const double resolved = lr >= 0 ? lr : info.lr;
+  // fp32 parameters take lr (and lr·weight decay) as an fp32 scalar: beyond
+  // 3.4e38 libtorch fails with "cannot be converted to type float".
+  constexpr double kMaxFloat = 3.4028234663852886e38;
+  if (!std::isfinite(resolved) || resolved > kMaxFloat)
+    throw std::invalid_argument("optimizer '" + name + "': learning rate " + std::to_string(lr) +
+                                " is not a finite fp32 number (at most 3.4e38); use a learning "
+                                "rate near its default " +
+                                std::to_string(info.lr));
+  if (!std::isfinite(weight_decay) || weight_decay < 0 || resolved * weight_decay > kMaxFloat)
+    throw std::invalid_argument("optimizer '" + name + "': weight decay " +
+                                std::to_string(weight_decay) +
+                                " must be finite and >= 0, with lr x weight decay within fp32's "
+                                "range (3.4e38); typical values are 0 to 0.1");
+  try {
+    return info.make({params, resolved, h, total_steps, weight_decay, tree});
+  } catch (const c10::Error& e) {
+    // The optimizer's own checks of its hyperparameters and parameters: bad
+    // input, reported as ours rather than as an unexpected libtorch error.
+    throw std::invalid_argument("optimizer '" + name + "': " + e.what_without_backtrace() +
+                                " (`steepest optimizers` lists every hyperparameter with its "
+                                "default and range)");
+  }
 }
 
 std::unique_ptr<NamedOptimizer> make_matrix_optimizer(const std::string& name,

@@ -5,15 +5,20 @@
 #include <torch/serialize/input-archive.h>
 #include <torch/serialize/output-archive.h>
 
+#include <cmath>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <iterator>
+#include <map>
 #include <sstream>
 #include <stdexcept>
+#include <utility>
+#include <vector>
 
 #include "steepest/io/zip_check.h"
 #include "util/atomic_file.h"
+#include "util/read_file.h"
 
 namespace steepest {
 namespace fs = std::filesystem;
@@ -51,15 +56,9 @@ void save_checkpoint(const std::string& path, const torch::nn::Module& model,
 
 namespace {
 std::string read_checkpoint_bytes(const std::string& path) {
-  std::error_code ec;
-  if (fs::is_directory(path, ec))
-    throw std::runtime_error("checkpoint '" + path + "' is a directory; give a .pt file");
-  std::ifstream in(path, std::ios::binary);
-  if (!in)
-    throw std::runtime_error("cannot read checkpoint '" + path + "' (missing or unreadable)");
-  std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  if (in.bad()) throw std::runtime_error("cannot read checkpoint '" + path + "' (read error)");
-  return bytes;
+  // A checkpoint is held in memory whole: one larger than the machine's memory is not ours.
+  const uint64_t ram = detail::physical_memory_bytes();
+  return detail::read_regular_file(path, ram > 0 ? ram : UINT64_MAX, "checkpoint");
 }
 
 torch::serialize::InputArchive open_checkpoint(const std::string& path) {
@@ -75,6 +74,33 @@ torch::serialize::InputArchive open_checkpoint(const std::string& path) {
   }
   return archive;
 }
+
+// Reads the model's weights from `archive`. libtorch's Module::load replaces a
+// weight of another shape without a word (a 10×32 embedding in a vocab-256
+// model then fails later as "index out of range"), so every weight and buffer
+// must keep the shape the checkpoint's own config gave the model.
+void load_model_weights(torch::serialize::InputArchive& archive, torch::nn::Module& model,
+                        const std::string& path) {
+  std::vector<std::pair<std::string, std::vector<int64_t>>> shapes;
+  for (const auto& p : model.named_parameters())
+    shapes.emplace_back(p.key(), p.value().sizes().vec());
+  for (const auto& b : model.named_buffers()) shapes.emplace_back(b.key(), b.value().sizes().vec());
+  torch::serialize::InputArchive model_archive;
+  archive.read("model", model_archive);
+  model.load(model_archive);
+  std::map<std::string, at::Tensor> now;
+  for (const auto& p : model.named_parameters()) now[p.key()] = p.value();
+  for (const auto& b : model.named_buffers()) now[b.key()] = b.value();
+  for (const auto& [name, shape] : shapes) {
+    const at::Tensor& t = now.at(name);
+    if (t.sizes().vec() != shape)
+      throw std::runtime_error("checkpoint '" + path + "': weight '" + name + "' is " +
+                               c10::str(t.sizes()) + " but the model its config describes has " +
+                               c10::str(at::IntArrayRef(shape)) +
+                               "; the file was altered or damaged (it cannot be used)");
+  }
+}
+
 }  // namespace
 
 TrainState load_checkpoint(const std::string& path, torch::nn::Module& model,
@@ -83,9 +109,8 @@ TrainState load_checkpoint(const std::string& path, torch::nn::Module& model,
   TrainState s;
   c10::IValue v;
   try {
-    torch::serialize::InputArchive model_archive, opt_archive;
-    archive.read("model", model_archive);
-    model.load(model_archive);
+    torch::serialize::InputArchive opt_archive;
+    load_model_weights(archive, model, path);
     archive.read("optimizer", opt_archive);
     optimizer.load(opt_archive);
     archive.read("step", v);
@@ -98,6 +123,12 @@ TrainState load_checkpoint(const std::string& path, torch::nn::Module& model,
     s.wall_seconds = v.toDouble();
     archive.read("tokens", v);
     s.tokens = v.toInt();
+    if (s.step < 0 || s.tokens < 0 || static_cast<int64_t>(s.data_position) < 0 ||
+        std::isnan(s.best_val_loss) || !std::isfinite(s.wall_seconds) || s.wall_seconds < 0)
+      throw std::runtime_error("checkpoint '" + path +
+                               "' holds an impossible training state (step " +
+                               std::to_string(s.step) + ", tokens " + std::to_string(s.tokens) +
+                               "); the file was altered or damaged (it cannot be resumed)");
     at::Tensor rng;
     archive.read("rng_state", rng, /*is_buffer=*/true);
     at::Generator gen = at::detail::getDefaultCPUGenerator();
@@ -112,9 +143,7 @@ TrainState load_checkpoint(const std::string& path, torch::nn::Module& model,
 void load_checkpoint_weights(const std::string& path, torch::nn::Module& model) {
   auto archive = open_checkpoint(path);
   try {
-    torch::serialize::InputArchive model_archive;
-    archive.read("model", model_archive);
-    model.load(model_archive);
+    load_model_weights(archive, model, path);
   } catch (const c10::Error& e) {
     throw std::runtime_error("checkpoint '" + path +
                              "' does not fit this model: " + e.what_without_backtrace());

@@ -10,6 +10,7 @@
 #include <sstream>
 #include <stdexcept>
 
+#include "io/json_fields.h"
 #include "steepest/linalg/orthogonalizer.h"
 #include "steepest/optim/model_optimizer.h"
 #include "steepest/optim/registry.h"
@@ -51,7 +52,7 @@ const std::vector<TrainConfigField>& train_config_fields() {
       {"weight_decay", &C::weight_decay, 0, kInf, "decoupled weight decay"},
       {"orthogonalizer", &C::orthogonalizer, 0, 0,
        "msign method of the optimizer (empty: its own default)"},
-      {"ns_steps", &C::ns_steps, -1, 1000,
+      {"ns_steps", &C::ns_steps, -1, kMaxNsSteps,
        "Newton-Schulz steps (-1: schedule default; 0 or auto: per layer, the fewest within "
        "--opt ns_auto_tolerance (2%) of the full schedule's orthogonality error)",
        "auto"},
@@ -67,7 +68,8 @@ const std::vector<TrainConfigField>& train_config_fields() {
       {"eval_batches", &C::eval_batches, 1, 1e6, "val batches per evaluation"},
       {"log_every", &C::log_every, 1, kMaxInt, "write a metrics line every K steps"},
       {"checkpoint_every", &C::checkpoint_every, 0, kMaxInt,
-       "also keep ckpt-<step>.pt every K steps (0: latest only)"},
+       "also keep ckpt-<step>.pt every K steps (0: none; checkpoint.pt, the latest, is "
+       "still written every --checkpoint-minutes and at the end)"},
       {"spectra_every", &C::spectra_every, 0, kMaxInt,
        "append the singular-value statistics of each hidden matrix's weight, momentum and "
        "update to spectra.jsonl every K steps (0 = off; steepest spectrum reads them)"},
@@ -181,13 +183,9 @@ TrainConfig train_config_from_json(const nlohmann::json& j) {
 }
 
 nlohmann::json read_json_file(const std::string& path) {
-  std::ifstream in(path);
-  if (!in) throw std::invalid_argument("cannot read '" + path + "' (missing or unreadable)");
-  try {
-    return nlohmann::json::parse(in);
-  } catch (const nlohmann::json::exception& e) {  // parse errors, and numbers like 1e999
-    throw std::invalid_argument("'" + path + "' is not valid JSON: " + e.what());
-  }
+  // One reader for every JSON file (io/json_fields.h): a regular file of
+  // bounded size, nesting bounded, our message without nlohmann's tags.
+  return detail::read_json(path);
 }
 
 namespace {

@@ -1,33 +1,31 @@
 #include "steepest/train/metrics.h"
 
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
 #include <fstream>
 #include <iterator>
 #include <stdexcept>
 
+#include "io/json_fields.h"
 #include "util/atomic_file.h"
+#include "util/read_file.h"
 
 namespace steepest {
 
 std::vector<nlohmann::json> read_metrics(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) throw std::runtime_error("cannot read metrics file '" + path + "'");
-  const std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  const std::string text =
+      detail::read_regular_file(path, detail::kMaxJsonFileBytes * 4, "metrics file");
   std::vector<nlohmann::json> out;
-  size_t begin = 0;
-  for (int n = 1; begin < text.size(); ++n) {
-    const size_t end = text.find('\n', begin);
-    const bool complete = end != std::string::npos;
-    const std::string line = text.substr(begin, complete ? end - begin : std::string::npos);
-    begin = complete ? end + 1 : text.size();
-    if (line.empty()) continue;
-    try {
-      out.push_back(nlohmann::json::parse(line));
-    } catch (const nlohmann::json::parse_error& e) {
-      // A last line without its newline is one a killed run was writing: skip it.
-      if (!complete) break;
-      throw std::runtime_error(path + ":" + std::to_string(n) + ": not a JSON line (" + e.what() +
-                               "); the file was edited or damaged");
-    }
+  // A last line without its newline is one a killed run was writing: skipped.
+  try {
+    detail::for_each_json_line(
+        text, path, "the file was edited or damaged",
+        [&](int, const nlohmann::json& v, const std::string&) { out.push_back(v); });
+  } catch (const std::invalid_argument& e) {
+    throw std::runtime_error(e.what());
   }
   return out;
 }
@@ -45,8 +43,18 @@ MetricsWriter::MetricsWriter(const std::string& path, int64_t keep_up_to_step) :
     }
     detail::write_file_atomically(path, keep);
   }
-  f_ = std::fopen(path.c_str(), "a");
-  if (f_ == nullptr) throw std::runtime_error("cannot open '" + path + "' for writing metrics");
+  // O_NOFOLLOW: a symlink planted under the file's name would append our lines
+  // to a file outside the run directory.
+  const int fd = ::open(path.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0644);
+  if (fd < 0)
+    throw std::runtime_error("cannot open '" + path +
+                             "' for writing metrics: " + std::strerror(errno) +
+                             (errno == ELOOP ? " (it is a symbolic link; remove it)" : ""));
+  f_ = ::fdopen(fd, "a");
+  if (f_ == nullptr) {
+    ::close(fd);
+    throw std::runtime_error("cannot open '" + path + "' for writing metrics");
+  }
 }
 
 MetricsWriter::~MetricsWriter() {

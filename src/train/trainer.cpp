@@ -4,6 +4,7 @@
 
 #include <chrono>
 #include <cmath>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <functional>
@@ -64,6 +65,30 @@ bool is_steepest_run(const fs::path& dir) {
   }
 }
 
+// Refuses a run directory inside a bench's results while that bench runs
+// (it holds <results>/.bench.lock): the bench would count this run as one of
+// its own. The bench's own trainers carry STEEPEST_BENCH_RUN.
+void refuse_running_bench_results(const fs::path& out) {
+  if (std::getenv("STEEPEST_BENCH_RUN") != nullptr) return;
+  std::error_code ec;
+  for (fs::path dir = fs::weakly_canonical(fs::absolute(out), ec); !dir.empty();
+       dir = dir.parent_path()) {
+    const fs::path lock = dir / ".bench.lock";
+    const int fd = ::open(lock.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+    if (fd >= 0) {
+      const bool held = ::flock(fd, LOCK_SH | LOCK_NB) != 0 && errno == EWOULDBLOCK;
+      ::close(fd);
+      if (held)
+        throw std::runtime_error("'" + out.string() + "' lies inside the results directory '" +
+                                 dir.string() +
+                                 "' of a bench that is running now (it holds .bench.lock), "
+                                 "which would count this run as one of its own; choose another "
+                                 "--out, or wait for the bench to finish");
+    }
+    if (dir == dir.parent_path()) break;
+  }
+}
+
 // Creates (or checks) the run directory and returns its lock: one trainer per
 // run directory, held until the returned object is destroyed.
 std::unique_ptr<detail::FileLock> prepare_run_dir(const std::string& out, bool overwrite,
@@ -94,19 +119,27 @@ std::unique_ptr<detail::FileLock> prepare_run_dir(const std::string& out, bool o
   if (has_run && overwrite && !resuming_here)
     for (const auto& e : fs::directory_iterator(out, ec))
       if (is_run_file(e.path())) fs::remove(e.path(), ec);
-  // A <file>.tmp is what a killed write left behind; it is never read, only removed.
+  // A <file>.tmp.XXXXXX (<file>.tmp before) is what a killed write left
+  // behind; it is never read, only removed.
   std::vector<fs::path> stale;
-  for (const auto& e : fs::directory_iterator(out, ec))
-    if (e.path().extension() == ".tmp" && is_run_file(e.path().parent_path() / e.path().stem()))
+  for (const auto& e : fs::directory_iterator(out, ec)) {
+    const std::string name = e.path().string();
+    const std::string target = detail::temp_target(name);
+    if ((!target.empty() && is_run_file(target)) ||
+        (e.path().extension() == ".tmp" && is_run_file(e.path().parent_path() / e.path().stem())))
       stale.push_back(e.path());
+  }
   for (const auto& p : stale) fs::remove(p, ec);
   // Prove the directory is writable now rather than after the first steps.
-  const auto probe = fs::path(out) / ".write-test";
-  {
-    std::ofstream f(probe);
-    if (!f) throw std::runtime_error("run directory '" + out + "' is not writable");
+  // A new file of a random name: never one planted there (a symlink named
+  // .write-test would have truncated its target).
+  try {
+    std::string probe;
+    ::close(detail::create_temp_beside((fs::path(out) / ".write-test").string(), probe));
+    fs::remove(probe, ec);
+  } catch (const std::runtime_error& e) {
+    throw std::runtime_error("run directory '" + out + "' is not writable (" + e.what() + ")");
   }
-  fs::remove(probe, ec);
   return lock;
 }
 
@@ -284,6 +317,21 @@ TrainSummary train(const TrainConfig& config_in, const TrainRunOptions& options)
       resuming && same_directory(fs::absolute(options.resume).parent_path(), cfg.out);
   std::unique_ptr<detail::FileLock> run_lock;
   agree([&] {
+    // Every input is found before anything is deleted: --overwrite empties
+    // --out, so a checkpoint inside it would be gone before it was read.
+    if (!resuming && !cfg.init_from.empty()) {
+      const fs::path from = fs::absolute(resolve_checkpoint(cfg.init_from));
+      for (fs::path dir = from.parent_path(); options.overwrite && !dir.empty();
+           dir = dir.parent_path()) {
+        if (same_directory(dir, cfg.out))
+          throw std::invalid_argument(
+              "--init-from '" + cfg.init_from + "' lies inside --out '" + cfg.out +
+              "', which --overwrite would empty before it is read; copy the checkpoint "
+              "elsewhere first, or choose another --out");
+        if (dir == dir.parent_path()) break;
+      }
+    }
+    if (lead) refuse_running_bench_results(cfg.out);
     if (lead) run_lock = prepare_run_dir(cfg.out, options.overwrite, resuming_here);
   });
   const fs::path out(cfg.out);
@@ -406,6 +454,7 @@ TrainSummary train(const TrainConfig& config_in, const TrainRunOptions& options)
   CommStats comm_seen;
   std::string last_good = resuming ? options.resume : "";
   DivergenceMonitor divergence(cfg.vocab_size);
+  auto last_save = Clock::now();
 
   for (int64_t step = state.step + 1; step <= cfg.steps; ++step) {
     const auto t0 = Clock::now();
@@ -528,7 +577,21 @@ TrainSummary train(const TrainConfig& config_in, const TrainRunOptions& options)
       progress.print(line);
     }
     const bool keep = cfg.checkpoint_every > 0 && step % cfg.checkpoint_every == 0;
-    if (keep || step == cfg.steps) {
+    // Time-based saves: every rank must join a save (the sharded state is
+    // gathered), so ranks agree at log steps, where any rank that is due decides.
+    bool due = options.checkpoint_minutes > 0 &&
+               seconds_since(last_save) >= 60.0 * options.checkpoint_minutes;
+    if (comm && options.checkpoint_minutes > 0) {
+      if (step % cfg.log_every == 0) {
+        at::Tensor any = at::full({1}, due ? 1 : 0, at::kLong);
+        comm->all_reduce_sum(any);
+        due = any.item<int64_t>() > 0;
+      } else {
+        due = false;
+      }
+    }
+    if (keep || due || step == cfg.steps) {
+      last_save = Clock::now();
       // A checkpoint of non-finite weights could be neither evaluated nor resumed.
       if (!all_finite(parameters)) diverged(step, "the weights are no longer finite", last_good);
       // Every rank joins (the sharded state is gathered); rank 0 writes the file.

@@ -1,4 +1,4 @@
-// Internal: files written to <path>.tmp, flushed to disk and renamed, so a
+// Internal: files written to a new <path>.tmp.XXXXXX, flushed to disk and renamed, so a
 // reader, a resumed run or a kill -9 never sees a half-written config,
 // summary, checkpoint or report, and a full disk leaves the previous file as
 // it was. Every failure names the file and the system's reason.
@@ -10,10 +10,12 @@
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
-#include <fstream>
-#include <iterator>
+#include <initializer_list>
 #include <stdexcept>
 #include <string>
+#include <string_view>
+
+#include "util/read_file.h"
 
 namespace steepest::detail {
 
@@ -24,23 +26,46 @@ inline std::string write_failure(const std::string& path, int err) {
   return msg;
 }
 
-// Writes `bytes` to `path` atomically (tmp file + fsync + rename).
-inline void write_file_atomically(const std::string& path, const std::string& bytes) {
-  const std::string tmp = path + ".tmp";
-  const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+// Creates a new file "<path>.tmp.XXXXXX" (random suffix, O_EXCL: never an
+// existing file, and never through a symlink planted under a predictable name
+// to send our bytes outside the output directory). Returns its descriptor and
+// sets `tmp`; throws naming `path`.
+inline int create_temp_beside(const std::string& path, std::string& tmp) {
+  std::string name = path + ".tmp.XXXXXX";
+  const int fd = ::mkostemp(&name[0], O_CLOEXEC);
   if (fd < 0) throw std::runtime_error(write_failure(path, errno));
-  const char* p = bytes.data();
-  size_t left = bytes.size();
+  ::fchmod(fd, 0644);  // mkostemp's 0600 would hide results from the user's other tools
+  tmp = name;
+  return fd;
+}
+
+// The file a killed write_file_atomically(path, …) left behind is named
+// "<path>.tmp.XXXXXX": returns <path> for such a name, "" otherwise.
+inline std::string temp_target(const std::string& name) {
+  const size_t at = name.rfind(".tmp.");
+  return at != std::string::npos && at > 0 && name.size() - at == 11 ? name.substr(0, at) : "";
+}
+
+// Writes the concatenation of `parts` to `path` atomically (new temp file +
+// fsync + rename); a failure removes the temp file and keeps the old `path`.
+inline void write_file_atomically(const std::string& path,
+                                  std::initializer_list<std::string_view> parts) {
+  std::string tmp;
+  const int fd = create_temp_beside(path, tmp);
   int err = 0;
-  while (left > 0 && err == 0) {
-    const ssize_t n = ::write(fd, p, left);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) {
-      err = n < 0 ? errno : ENOSPC;
-      break;
+  for (const std::string_view bytes : parts) {
+    const char* p = bytes.data();
+    size_t left = bytes.size();
+    while (left > 0 && err == 0) {
+      const ssize_t n = ::write(fd, p, left);
+      if (n < 0 && errno == EINTR) continue;
+      if (n <= 0) {
+        err = n < 0 ? errno : ENOSPC;
+        break;
+      }
+      p += n;
+      left -= static_cast<size_t>(n);
     }
-    p += n;
-    left -= static_cast<size_t>(n);
   }
   // fsync before rename: otherwise a crash could leave the new name on an empty file.
   if (err == 0 && ::fsync(fd) != 0) err = errno;
@@ -52,13 +77,16 @@ inline void write_file_atomically(const std::string& path, const std::string& by
   }
 }
 
-// Copies `from` to `to` through write_file_atomically.
+inline void write_file_atomically(const std::string& path, const std::string& bytes) {
+  write_file_atomically(path, {std::string_view(bytes)});
+}
+
+// Copies `from` (a regular file that fits in memory) to `to` through
+// write_file_atomically.
 inline void copy_file_atomically(const std::string& from, const std::string& to) {
-  std::ifstream in(from, std::ios::binary);
-  if (!in) throw std::runtime_error("cannot read '" + from + "' to copy it to '" + to + "'");
-  const std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  if (in.bad()) throw std::runtime_error("cannot read '" + from + "' to copy it to '" + to + "'");
-  write_file_atomically(to, bytes);
+  const uint64_t ram = physical_memory_bytes();
+  write_file_atomically(
+      to, read_regular_file(from, ram > 0 ? ram : UINT64_MAX, "file to copy to '" + to + "'"));
 }
 
 }  // namespace steepest::detail

@@ -16,8 +16,11 @@ void set_blas_threads(int n) {
 }  // namespace
 
 bool set_threads(int n, int intra_op) {
-  TORCH_CHECK(n >= 1, "thread count must be >= 1, got ", n);
-  TORCH_CHECK(intra_op >= 1 || intra_op < 0, "intra-op thread count must be >= 1, got ", intra_op);
+  TORCH_CHECK_VALUE(n >= 1 && n <= kMaxThreads, "thread count must be in [1, ", kMaxThreads,
+                    "], got ", n, " (one per core is the most that helps)");
+  TORCH_CHECK_VALUE(intra_op < 0 || (intra_op >= 1 && intra_op <= kMaxThreads),
+                    "intra-op thread count must be in [1, ", kMaxThreads,
+                    "] (or < 0 for the default), got ", intra_op);
   if (intra_op < 0) intra_op = gemm_backend_name() != "libtorch" ? n : 1;
   at::set_num_threads(intra_op);
   if (blas_threads() < 0) return false;

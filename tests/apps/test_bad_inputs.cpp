@@ -483,6 +483,34 @@ const std::vector<BadInput>& rows() {
        {"points", "\"two\""}},
       {"bench_unknown_suite_key", "bench $D/b/unknown.json --out $D/bo", {"optimisers"}},
       {"report_missing_results", "report $D/nothing", {"$D/nothing"}},
+      {"nproc_negative", kTrain + "--nproc -2 --out $D/o/a", {"--nproc", "at least 1, got -2"}},
+      {"nproc_zero", kTrain + "--nproc 0 --out $D/o/a", {"--nproc", "at least 1, got 0"}},
+      {"nproc_batch_not_divisible",
+       kTrain + "--nproc 3 --out $D/o/a",
+       {"--batch 2", "must divide by the 3 ranks"}},
+      // --step -5 once meant "the last step" and showed the checkpoint without a word.
+      {"spectrum_negative_step_without_records",
+       "spectrum --run $D/run --step -5",
+       {"--step -5", "has no spectra.jsonl"}},
+      // Issue #25, class "--opt values out of range": the optimizer's own check, as ours.
+      {"opt_ns_auto_tolerance_negative",
+       kTrain + "--ns-steps auto --opt ns_auto_tolerance=-1 --out $D/o/a",
+       {"optimizer 'muon'", "ns_auto_tolerance must be >= 0, got -1", "steepest optimizers"}},
+      // Learning rates and weight decay beyond fp32's range: named, not "cannot be
+      // converted to type float".
+      {"adamw_lr_beyond_fp32",
+       kTrain + "--optimizer adamw --lr 1e39 --out $D/o/a",
+       {"optimizer 'adamw'", "learning rate", "3.4e38"}},
+      {"lion_lr_1e300", kTrain + "--optimizer lion --lr 1e300 --out $D/o/a", {"'lion'", "3.4e38"}},
+      {"weight_decay_1e300",
+       kTrain + "--weight-decay 1e300 --out $D/o/a",
+       {"weight decay", "fp32"}},
+      {"resume_with_init_from",
+       "train --resume $D/run --init-from $D/run --steps 6 --out $D/o/a",
+       {"--init-from cannot be combined with --resume"}},
+      {"checkpoint_minutes_negative",
+       kTrain + "--checkpoint-minutes -1 --out $D/o/a",
+       {"--checkpoint-minutes"}},
   };
   return r;
 }

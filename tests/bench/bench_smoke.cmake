@@ -57,10 +57,12 @@ endif()
 if(NOT html MATCHES "<h2>Spectra</h2>")
   message(FATAL_ERROR "report.html lacks the Spectra section")
 endif()
-# compare-scales on the same results twice: identical rankings (τ = 1; its
+# compare-scales on a copy of the same results: identical rankings (τ = 1; its
 # interval resamples the seeds of each side independently, so it is wider), the
-# markdown file written, and a single directory refused by name.
-run_ok(${EXE} compare-scales results results --out scales.md)
+# markdown file written, and a single directory (or one given twice) refused.
+file(REMOVE_RECURSE ${WORK}/copy)
+file(COPY ${WORK}/results DESTINATION ${WORK}/copy)
+run_ok(${EXE} compare-scales results copy/results --out scales.md)
 if(NOT OUT MATCHES "steps\\) \\| 1.00 \\| " OR NOT EXISTS ${WORK}/scales.md)
   message(FATAL_ERROR "compare-scales of one ranking with itself:\n${OUT}")
 endif()
@@ -93,7 +95,7 @@ foreach(bad 0 -1)
     message(FATAL_ERROR "report --target ${bad} was not refused by name: ${err}")
   endif()
 endforeach()
-run_ok(${EXE} compare-scales results results --baseline muon --target 4.0)
+run_ok(${EXE} compare-scales results copy/results --baseline muon --target 4.0)
 if(NOT OUT MATCHES "Speed-up over muon")
   message(FATAL_ERROR "compare-scales --baseline muon:\n${OUT}")
 endif()

@@ -245,7 +245,7 @@ def test_hybrid_routes_by_role_and_prints_the_table():
 
 def test_errors_are_python_exceptions_with_our_messages():
     W = torch.nn.Parameter(torch.randn(4, 4))
-    with pytest.raises(RuntimeError, match="Muon orthogonalizes matrices only"):
+    with pytest.raises(ValueError, match="Muon orthogonalizes matrices only"):
         steepest.optim.Muon([("bias", torch.nn.Parameter(torch.randn(4)))])
     with pytest.raises(ValueError, match="unknown optimizer 'muonn'"):
         steepest.optim.make("muonn", [W])
@@ -266,7 +266,7 @@ def test_gradients_of_another_dtype_or_device_are_refused_clearly():
     opt = steepest.optim.Muon([("w", W)])
     W.grad = torch.randn(4, 4)
     W.grad.data = torch.randn(4, 4, dtype=torch.float64)  # .data skips PyTorch's own check
-    with pytest.raises(RuntimeError, match="'w' is Double on cpu but the parameter is Float"):
+    with pytest.raises(ValueError, match="'w' is Double on cpu but the parameter is Float"):
         opt.step()
     meta = torch.nn.Parameter(torch.empty(4, 4, device="meta"))
     with pytest.raises(ValueError, match="more than one device"):
@@ -299,3 +299,121 @@ def test_functions():
     assert {"muon", "adamw", "htmuon", "rmnp", "mucon"} <= set(names)
     assert "polar-express" in steepest.orthogonalizer_names()
     assert "spectral" in steepest.norm_names()
+
+
+# Issue #25: hostile uses of the Python API, each a clear exception of the
+# right type naming what is wrong, never a crash or a silent wrong step.
+def _grown(opt_name):
+    A = torch.nn.Parameter(torch.randn(8, 4))
+    opt = steepest.optim.make(opt_name, [("A", A)])
+    A.grad = torch.randn(8, 4)
+    opt.step()
+    return A, opt
+
+
+@pytest.mark.parametrize("name", ["muon", "adamw", "sgd", "lion"])
+@pytest.mark.parametrize("shape", [(16, 4), (4, 4), (4, 8), (128, 64)])
+def test_a_parameter_changed_after_its_first_step_is_refused(name, shape):
+    A, opt = _grown(name)
+    A.data = torch.randn(*shape)
+    A.grad = torch.randn(*shape)
+    with pytest.raises(ValueError, match="parameter 'A' is now .* no longer fits"):
+        opt.step()
+
+
+BAD_INPUTS = [
+    # (what, callable, exception type, message pattern)
+    ("lr nan", lambda W: steepest.optim.Muon([W], lr=float("nan")), ValueError,
+     "lr must be a finite number >= 0"),
+    ("lr inf", lambda W: steepest.optim.Muon([W], lr=float("inf")), ValueError,
+     "lr must be a finite number >= 0"),
+    ("lr negative", lambda W: steepest.optim.SGD([W], lr=-0.1), ValueError,
+     "lr must be a finite number >= 0"),
+    ("lr a string", lambda W: steepest.optim.SGD([W], lr="0.1"), TypeError,
+     "lr must be a number"),
+    ("weight_decay nan", lambda W: steepest.optim.AdamW([W], weight_decay=float("nan")),
+     ValueError, "weight_decay must be a finite number"),
+    ("fp16 on the CPU", lambda W: steepest.optim.Muon([W.detach().half()]), ValueError,
+     "fp16 on CUDA only"),
+    ("int parameter", lambda W: steepest.optim.AdamW([torch.zeros(3, 3, dtype=torch.long)]),
+     ValueError, "steepest steps fp32, fp64 or bf16"),
+    ("sparse parameter", lambda W: steepest.optim.AdamW([W.detach().to_sparse()]), ValueError,
+     "dense"),
+    ("threads 10**6", lambda W: steepest.set_threads(10 ** 6), ValueError,
+     r"thread count must be in \[1, 1024\]"),
+    ("threads 0", lambda W: steepest.set_threads(0), ValueError, "thread count"),
+    ("orthogonalize steps 10**7", lambda W: steepest.orthogonalize(torch.randn(4, 4), steps=10 ** 7),
+     ValueError, "steps must be <= 1000"),
+]
+
+
+@pytest.mark.parametrize("what,make,exc,pattern", BAD_INPUTS, ids=[b[0] for b in BAD_INPUTS])
+def test_bad_inputs_raise_our_clear_errors(what, make, exc, pattern):
+    W = torch.nn.Parameter(torch.randn(8, 4))
+    with pytest.raises(exc, match=pattern):
+        make(W)
+
+
+@pytest.mark.parametrize("value", [float("nan"), float("inf"), -1.0])
+def test_an_lr_set_to_nan_inf_or_negative_during_training_is_refused(value):
+    A, opt = _grown("muon")
+    before = A.detach().clone()
+    opt.param_groups[0]["lr"] = value
+    A.grad = torch.randn(8, 4)
+    with pytest.raises(ValueError, match=r"param_groups\[0\]\['lr'\] must be a finite"):
+        opt.step()
+    assert torch.equal(A.detach(), before)
+
+
+@pytest.mark.parametrize("name", ["adamw", "sgd"])
+def test_a_gradient_of_another_shape_is_refused_not_broadcast(name):
+    W = torch.nn.Parameter(torch.randn(8, 4))
+    opt = steepest.optim.make(name, [("W", W)])
+    W.grad = torch.randn(8, 4)
+    W.grad.data = torch.randn(4)  # .data skips PyTorch's own shape check
+    before = W.detach().clone()
+    with pytest.raises(ValueError, match=r"'W' has shape \[4\] but the parameter has shape"):
+        opt.step()
+    assert torch.equal(W.detach(), before)
+
+
+def test_threads_stepping_one_optimizer_are_serialized():
+    import threading
+    for name in ("adamw", "muon"):
+        Ps = [torch.nn.Parameter(torch.randn(16, 16)) for _ in range(32)]
+        for p in Ps:
+            p.grad = torch.randn(16, 16)
+        for _ in range(10):
+            opt = steepest.optim.make(name, Ps)
+            threads = [threading.Thread(target=opt.step) for _ in range(4)]
+            for t in threads:
+                t.start()
+            for t in threads:
+                t.join()
+            assert opt.state[Ps[0]]["step"] == 4
+
+
+def test_a_damaged_state_dict_is_refused():
+    A, opt = _grown("muon")
+    sd = opt.state_dict()
+    blob = bytearray(sd["steepest"][0])
+    refused = 0
+    import random
+    rng = random.Random(5)
+    for _ in range(60):
+        damaged = bytearray(blob)
+        for _ in range(rng.randint(1, 2)):
+            i = rng.randrange(len(damaged))
+            damaged[i] ^= 1 << rng.randrange(8)
+        fresh = steepest.optim.make("muon", [("A", A)])
+        copy_sd = dict(sd, steepest=[bytes(damaged)])
+        try:
+            fresh.load_state_dict(copy_sd)
+        except ValueError as e:
+            assert "damaged" in str(e)
+            refused += 1
+            continue
+        # Accepted: then the flip must have been in bytes the seal does not
+        # cover, and the state must be exactly the saved one.
+        assert torch.equal(fresh.state[A]["momentum_buffer"], opt.state[A]["momentum_buffer"])
+    assert refused >= 55

@@ -19,6 +19,9 @@ struct RunResult {
   BenchRun run;
   RunStatus status = RunStatus::Missing;
   std::string error;  // Failed: the reason (e.g. "non-finite loss at step 37")
+  // Failed because its summary.json or failure record does not read back
+  // (edited or damaged outside the trainer); `steepest bench` runs it again.
+  bool damaged_record = false;
   double final_val_loss = 0, best_val_loss = 0;
   std::optional<int64_t> steps_to_target;  // first eval step with val loss <= target
   double ms_per_step = 0, optimizer_ms_per_step = 0, tokens_per_s = 0;
@@ -51,7 +54,30 @@ struct BenchResults {
   int finished_runs = 0, total_runs = 0;
 };
 
-// Reads one run's directory (summary.json, or failed.json written by the bench).
+// What the bench reads back from a run's summary.json (TrainSummary::to_json
+// in train/trainer.cpp writes it):
+//   "final_val_loss", "best_val_loss": finite numbers (required);
+//   "val_curve": [{"step": whole number >= 0, "val_loss": finite number}, ...]
+//     (required, possibly empty);
+//   "ms_per_step", "optimizer_ms_per_step", "tokens_per_s",
+//   "optimizer_flops_per_step": finite numbers >= 0, "optimizer_gemms_per_step",
+//   "optimizer_state_bytes": whole numbers >= 0 (optional: 0 when absent).
+// Other keys are not read. Errors (std::invalid_argument) start with 'path'
+// and name the key's path (e.g. 'val_curve[3].step'), what it must be and
+// the value found; no nlohmann text, and no crash on any bytes.
+struct RunSummary {
+  double final_val_loss = 0, best_val_loss = 0;
+  double ms_per_step = 0, optimizer_ms_per_step = 0, tokens_per_s = 0;
+  double optimizer_flops_per_step = 0;
+  int64_t optimizer_gemms_per_step = 0, optimizer_state_bytes = 0;
+  std::vector<std::pair<int64_t, double>> val_curve;  // (step, val loss), in the file's order
+};
+RunSummary parse_run_summary(const std::string& text, const std::string& path);
+RunSummary read_run_summary(const std::string& path);
+
+// Reads one run's directory (summary.json, or failed.json written by the
+// bench). A summary that does not read back (read_run_summary's error) makes
+// the run Failed with damaged_record set and that error in `error`.
 RunResult read_run(const BenchRun& run, double target_val_loss);
 
 // The best LR of a tuning row: lowest final val loss (failed runs never win);

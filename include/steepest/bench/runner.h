@@ -14,11 +14,18 @@ struct BenchOptions {
   int threads_per_run = 0;  // OpenBLAS threads of each run; 0 = max(1, cores / jobs)
   std::string exe;          // the steepest executable ("" = this process's own)
   bool report = true;       // write report.html / report.md at the end
+  // Run into a directory whose suite.json is another suite's (its runs whose
+  // configs differ are then run again and replaced).
+  bool force = false;
 };
 
 struct BenchCounts {
   int ran = 0, cached = 0, failed = 0;
   int cached_failed = 0;  // of `cached`: diverged runs recorded earlier
+  // Of `failed`: runs that failed for another reason than divergence (a full
+  // disk, missing data): the environment's fault, not the optimizer's.
+  int failed_environment = 0;
+  std::string first_environment_failure;  // "<run id>: <its last error line>"
   // Runs that ended with a summary, now or in an earlier sitting.
   int succeeded() const { return ran + cached - cached_failed; }
 };
@@ -30,6 +37,12 @@ struct BenchCounts {
 // divergence (disk full, missing data, a signal), is started again from
 // scratch. SIGINT/SIGTERM stop the running trainers before the bench exits,
 // and one results directory takes one bench at a time (a lock file).
+// A cached run must match on its planned config (configs/<id>.json) and on
+// its own config.json (a run replaced by hand is run again), compared without
+// the output path and thread count. Throws (after the report) when a run
+// failed for another reason than divergence; phase 2 does not start then,
+// since the best LR would be chosen among the survivors only. Refuses a
+// directory whose suite.json is another suite's unless options.force.
 BenchCounts run_bench(const BenchSuite& suite, const BenchOptions& options);
 
 // Runs a planned list of runs the same way (cached, resumable, `jobs` at a

@@ -26,6 +26,10 @@ struct NsSchedule {
   double apply_scalar(double sigma) const;
 };
 
+// The most Newton-Schulz steps any schedule runs: every schedule converges in
+// well under 100; more is a typo (10^7 steps would run for hours).
+constexpr int kMaxNsSteps = 1000;
+
 // Named schedules: "cubic", "keller", "convergent", "you6", "polar-express".
 // steps < 0 keeps the schedule's own length; a shorter count takes the first
 // `steps` iterations. A longer one appends the schedule's extension step:

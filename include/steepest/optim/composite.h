@@ -36,9 +36,10 @@ class CompositeOptimizer {
  public:
   // `archive_kind` "" saves the one part as its own archive (the layout of a
   // single optimizer's checkpoint); otherwise the archive holds "kind" and one
-  // sub-archive per part. With `check_finite`, step() checks the gradient of
-  // every parameter in `checked` first (a NaN/Inf raises c10::Error naming it
-  // and nothing is updated); NamedOptimizer parts then skip their own check.
+  // sub-archive per part. step() first checks every parameter in `checked`
+  // (its gradient's shape, dtype and device; with `check_finite`, NaN/Inf too:
+  // c10::Error naming it, nothing updated; NamedOptimizer parts then skip their
+  // own finite check) and that libtorch parts' buffers still fit their parameters.
   CompositeOptimizer(std::vector<OptimizerPart> parts, std::vector<ParameterRoute> routes,
                      std::string archive_kind = "", bool check_finite = false,
                      std::vector<NamedParameter> checked = {});
@@ -73,6 +74,9 @@ class CompositeOptimizer {
             std::string archive_kind, bool check_finite, std::vector<NamedParameter> checked);
 
  private:
+  // The name `checked` gives p, for messages.
+  std::string name_of(const at::Tensor& p) const;
+
   std::vector<OptimizerPart> parts_;
   std::vector<ParameterRoute> routes_;
   std::string archive_kind_;

@@ -21,6 +21,11 @@ using NamedParameter = std::pair<std::string, at::Tensor>;
 struct TensorState : torch::optim::OptimizerCloneableParamState<TensorState> {
   int64_t step = 0;
   std::map<std::string, at::Tensor> buffers;
+  // The parameter's shape, dtype and device when this state was made for it;
+  // step() refuses a parameter that has changed since (its buffers no longer fit).
+  std::vector<int64_t> param_sizes;
+  at::ScalarType param_dtype = at::ScalarType::Undefined;
+  c10::Device param_device = c10::Device(c10::kCPU);
 };
 
 // One parameter's state in an archive, under `prefix`: "<prefix>step",
@@ -78,7 +83,9 @@ class NamedOptimizer : public torch::optim::Optimizer {
  protected:
   // State of p, created empty on first use.
   TensorState& state_of(const at::Tensor& p);
-  // Throws (naming the parameter) if any gradient of the optimizer is non-finite.
+  // Throws (naming the parameter) if a parameter with a gradient has changed
+  // shape, dtype or device since its state was made, if a gradient does not
+  // match its parameter, or (when checking is on) if one is non-finite.
   void check_gradients() const;
 
   Cost step_cost_;

@@ -46,7 +46,7 @@ struct TrainConfig {
   int64_t eval_every = 100;
   int64_t eval_batches = 16;
   int64_t log_every = 10;
-  int64_t checkpoint_every = 0;  // also keep ckpt-<step>.pt every K steps; 0 = only the latest
+  int64_t checkpoint_every = 0;  // also keep ckpt-<step>.pt every K steps; 0 = none
   int64_t spectra_every = 0;  // spectra.jsonl records of the hidden matrices every K steps; 0 = off
   int64_t seed = 1337;
   int64_t threads = 0;  // OpenBLAS threads (libtorch intra-op 1); 0 = all cores

@@ -19,6 +19,11 @@ struct TrainRunOptions {
   std::string resume;       // checkpoint file to continue from ("" = fresh run)
   std::FILE* log = stdout;  // progress and messages
   int tty = -1;             // progress style: -1 detect, 0 plain lines, 1 updating line
+  // checkpoint.pt (what --resume continues from) is also written when this
+  // many minutes have passed since the last one, so that a killed run loses
+  // at most that much work; 0: only every checkpoint_every steps and at the end.
+  // Not part of the config: it changes no result.
+  double checkpoint_minutes = 10.0;
 };
 
 struct TrainSummary {
