@@ -25,6 +25,11 @@ void require(bool ok, const std::string& where, const std::string& msg) {
 constexpr int64_t kMaxLrPoints = 1000;
 // Seeds become TrainConfig::seed: non-negative, within its range.
 constexpr int64_t kMaxSeed = 9'000'000'000'000'000'000;
+// Run ids print an LR with 4 significant digits (lr_text): neighbours closer
+// than 1% could print alike and share one run directory.
+constexpr double kMinLrFactor = 1.01;
+// An LR reaches fp32 parameters as an fp32 scalar.
+constexpr double kMaxLr = 3.4e38;
 
 }  // namespace
 
@@ -107,7 +112,10 @@ BenchSuite suite_from_json(const json& j, const std::string& where) {
       s.lr_points = static_cast<int>(r.whole(g["points"], "lr_grid.points", 1, kMaxLrPoints));
     if (g.contains("factor")) s.lr_factor = r.number(g["factor"], "lr_grid.factor");
   }
-  require(s.lr_factor > 1.0, where, "lr_grid.factor must be > 1, got " + lr_text(s.lr_factor));
+  require(s.lr_factor >= kMinLrFactor, where,
+          "lr_grid.factor must be >= 1.01 (run ids print 4 digits of an LR, so closer "
+          "neighbours would share a run), got " +
+              lr_text(s.lr_factor));
   if (j.contains("lr_search")) {
     require(!j.contains("lr_grid"), where,
             "set either \"lr_grid\" (a fixed grid) or \"lr_search\" (adaptive), not both");
@@ -119,8 +127,10 @@ BenchSuite suite_from_json(const json& j, const std::string& where) {
       s.lr_search_trials =
           static_cast<int>(r.whole(g["trials"], "lr_search.trials", 3, kMaxLrPoints));
     if (g.contains("factor")) s.lr_search_factor = r.number(g["factor"], "lr_search.factor");
-    require(s.lr_search_factor > 1.0, where,
-            "lr_search.factor must be > 1, got " + lr_text(s.lr_search_factor));
+    require(s.lr_search_factor >= kMinLrFactor, where,
+            "lr_search.factor must be >= 1.01 (run ids print 4 digits of an LR, so closer "
+            "trials would be one run), got " +
+                lr_text(s.lr_search_factor));
   }
   if (j.contains("seeds")) {
     const auto& seeds = j["seeds"];
@@ -135,6 +145,24 @@ BenchSuite suite_from_json(const json& j, const std::string& where) {
   require(j.contains("target_val_loss"), where,
           "needs \"target_val_loss\" (steps-to-target is the first eval at or below it)");
   s.target_val_loss = r.number(j["target_val_loss"], "target_val_loss");
+  // Every LR the grid or the search can reach must be a usable fp32 step size.
+  const double factor = s.lr_search_trials > 0 ? s.lr_search_factor : s.lr_factor;
+  const double reach = s.lr_search_trials > 0 ? s.lr_search_trials : (s.lr_points - 1) / 2.0;
+  for (const auto& o : s.optimizers) {
+    const double hi = o.center_lr * std::pow(factor, reach),
+                 lo = o.center_lr / std::pow(factor, reach);
+    require(std::isfinite(hi) && hi <= kMaxLr && lo >= 1e-30, where,
+            "optimizer '" + o.label + "': its LRs would reach " + lr_text(lo) + " … " +
+                lr_text(hi) + ", beyond [1e-30, 3.4e38] (lr " + lr_text(o.center_lr) + ", factor " +
+                lr_text(factor) + "); use an lr near the optimizer's default or a smaller factor");
+  }
+  const double planned = static_cast<double>(s.optimizers.size()) *
+                         ((s.lr_search_trials > 0 ? s.lr_search_trials : s.lr_points) +
+                          static_cast<double>(s.seeds.size()));
+  require(planned <= kMaxPlannedRuns, where,
+          "plans about " + std::to_string(static_cast<int64_t>(planned)) +
+              " runs (optimizers x (LR trials + seeds)), more than " +
+              std::to_string(kMaxPlannedRuns) + "; split it into several suites");
   try {
     validate(s.train);
   } catch (const std::bad_alloc&) {

@@ -106,6 +106,26 @@ SweepSuite sweep_from_json(const nlohmann::json& j, const std::string& where) {
   require(s.base.lr_search_trials == 0, where,
           "a sweep runs one LR grid at every size (\"lr_grid\"); \"lr_search\" is for bench "
           "suites");
+  const double planned = static_cast<double>(s.values.size()) * s.base.optimizers.size() *
+                         (s.base.lr_points + static_cast<double>(s.base.seeds.size()));
+  require(planned <= kMaxPlannedRuns, where,
+          "plans about " + std::to_string(static_cast<int64_t>(planned)) +
+              " runs (sizes x optimizers x (LR points + seeds)), more than " +
+              std::to_string(kMaxPlannedRuns) + "; split it into several sweeps");
+  // Every size must make a valid model (n_embd divisible by n_head, within
+  // range): such runs would fail on every bench, and the sweep would end
+  // "successfully" without them.
+  for (size_t i = 0; i < s.values.size(); ++i) {
+    TrainConfig c = s.base.train;
+    (s.vary == "n_embd" ? c.n_embd : c.n_layer) = s.values[i];
+    try {
+      validate(train_config_from_json(nlohmann::json::parse(to_json(c).dump())));
+    } catch (const std::exception& e) {
+      throw std::invalid_argument(where + ": vary.values[" + std::to_string(i) +
+                                  "] = " + std::to_string(s.values[i]) +
+                                  " makes an invalid model: " + e.what());
+    }
+  }
   return s;
 }
 

@@ -161,12 +161,22 @@ TrainConfig read_checkpoint_config(const std::string& path) {
     throw std::runtime_error("checkpoint '" + path +
                              "' holds no training config: not a checkpoint of `steepest train`");
   }
+  TrainConfig config;
   try {
-    return train_config_from_json(nlohmann::json::parse(text));
+    config = train_config_from_json(nlohmann::json::parse(text));
   } catch (const std::exception& e) {
     throw std::runtime_error("checkpoint '" + path + "' holds an unusable training config (" +
                              e.what() + "); it is corrupt or from an incompatible version");
   }
+  // Every reader builds the model it describes: a config altered to ask for
+  // 17 GB must fail here, with our message, not in libtorch's allocator.
+  try {
+    validate(config);
+  } catch (const std::invalid_argument& e) {
+    throw std::runtime_error("checkpoint '" + path +
+                             "' holds a config this machine cannot use: " + e.what());
+  }
+  return config;
 }
 
 bool seal_checkpoint_file(const std::string& path) {

@@ -258,6 +258,12 @@ void validate(const TrainConfig& c) {
     o.orthogonalizer = c.orthogonalizer;
     o.ns_steps = static_cast<int>(c.ns_steps);
     o.opt = c.opt;
+    // auto: Muon's per-layer measurement (ns_steps_auto.h); only the optimizers
+    // with its tolerance hyperparameter run it.
+    require(c.ns_steps != 0 || resolve_hyperparameters(c.optimizer, nlohmann::json::object())
+                                   .contains("ns_auto_tolerance"),
+            "--ns-steps auto is Muon's per-layer step count (muon and its variants); optimizer '" +
+                c.optimizer + "' takes a fixed count: pass --ns-steps N, or -1 for its default");
     resolve_hyperparameters(c.optimizer, effective_hyperparameters(o));  // throws naming the key
     const auto h = effective_hyperparameters(o);
     if (c.ns_steps == 0 && h.contains("orthogonalizer")) {

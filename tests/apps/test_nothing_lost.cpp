@@ -183,6 +183,24 @@ TEST_F(NothingLost, AWeightThatDoesNotFitItsConfigIsRefused) {
   EXPECT_FALSE(fs::exists(dir_ / "exp_small" / "gpt.json"));
 }
 
+// A config altered to describe a model no machine holds: refused by our
+// memory check when read, not by libtorch's allocator after building it.
+TEST_F(NothingLost, ACheckpointConfigBeyondMemoryIsRefusedByEval) {
+  const fs::path path = dir_ / "huge_model.pt";
+  const TrainConfig c = read_checkpoint_config((dir_ / "base" / "checkpoint.pt").string());
+  TrainConfig huge = c;
+  huge.n_layer = 1024;
+  huge.n_embd = 65536;
+  huge.n_head = 512;
+  GPT model(gpt_config(c));
+  ModelOptimizer opt(*model, model_optimizer_options(c));
+  save_checkpoint(path.string(), *model, opt, huge, TrainState{});
+  const auto r = run_cli("eval --run " + path.string());
+  EXPECT_EQ(r.exit_code, 1) << r.output;
+  EXPECT_NE(r.output.find("more than the"), std::string::npos) << r.output;
+  EXPECT_EQ(r.output.find("enforce fail"), std::string::npos) << r.output;
+}
+
 TEST_F(NothingLost, AnImpossibleStepInACheckpointIsRefused) {
   const fs::path path = dir_ / "neg_step.pt";
   const TrainConfig c = read_checkpoint_config((dir_ / "base" / "checkpoint.pt").string());

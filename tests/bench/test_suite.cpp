@@ -96,13 +96,36 @@ TEST(BenchSuite, BadSuitesAreNamed) {
   j["lr_search"]["trials"] = 2;
   EXPECT_NE(error_of(j).find("lr_search.trials"), std::string::npos);
   j["lr_search"] = {{"trials", 5}, {"factor", 1.0}};
-  EXPECT_NE(error_of(j).find("lr_search.factor must be > 1"), std::string::npos);
+  EXPECT_NE(error_of(j).find("lr_search.factor must be >= 1.01"), std::string::npos);
   j["lr_search"] = {{"trails", 5}};
   EXPECT_NE(error_of(j).find("trails"), std::string::npos);
 }
 
 // A wrongly typed value names its key's path, what it must be and what it is;
 // never nlohmann's bare "type must be number, but is string".
+// Issue #25: plans that cannot be meant are refused when the suite is read,
+// not after running (or allocating) them.
+TEST(BenchSuite, PlansBeyondTheBoundsAreRefused) {
+  auto j = suite_json();
+  j["lr_grid"]["factor"] = 1.00001;  // ids "lr0.003" for all three LRs
+  EXPECT_NE(error_of(j).find("lr_grid.factor must be >= 1.01"), std::string::npos) << error_of(j);
+  j = suite_json();
+  j.erase("lr_grid");
+  j["lr_search"] = {{"trials", 3}, {"factor", 1.0001}};
+  EXPECT_NE(error_of(j).find("lr_search.factor must be >= 1.01"), std::string::npos);
+  j = suite_json();
+  j.erase("lr_grid");
+  j["lr_search"] = {{"trials", 5}, {"factor", 1e10}};
+  j["optimizers"] = {{{"optimizer", "adamw"}, {"lr", 1e300}}};
+  EXPECT_NE(error_of(j).find("beyond [1e-30, 3.4e38]"), std::string::npos) << error_of(j);
+  j = suite_json();
+  j["optimizers"] = nlohmann::json::array();
+  for (int i = 0; i < 20; ++i)
+    j["optimizers"].push_back({{"label", "a" + std::to_string(i)}, {"optimizer", "adamw"}});
+  j["lr_grid"] = {{"points", 1000}, {"factor", 1.05}};
+  EXPECT_NE(error_of(j).find("more than 10000"), std::string::npos) << error_of(j);
+}
+
 TEST(BenchSuite, WrongTypesNameTheKeyPath) {
   const std::vector<std::pair<std::function<void(nlohmann::json&)>, std::string>> cases = {
       {[](auto& j) { j["optimizers"][2]["lr"] = "abc"; },

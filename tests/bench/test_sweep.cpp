@@ -55,6 +55,20 @@ TEST(Sweep, BadSuitesNameTheKey) {
   j.erase("vary");
   testing::expect_invalid_argument([&] { sweep_from_json(j, "f.json"); }, "needs \"vary\"");
   EXPECT_FALSE(is_sweep_suite(j));
+  // Issue #25: every size must make a valid model, and the plan must be bounded.
+  j = sweep_json();
+  j["vary"]["values"] = {16, 30};
+  testing::expect_invalid_argument([&] { sweep_from_json(j, "f.json"); },
+                                   "vary.values[1] = 30 makes an invalid model");
+  j = sweep_json();
+  j["vary"]["values"] = {16, 100000};  // above n_embd's 65536
+  testing::expect_invalid_argument([&] { sweep_from_json(j, "f.json"); },
+                                   "vary.values[1] = 100000 makes an invalid model");
+  j = sweep_json();
+  j["vary"]["values"] = nlohmann::json::array();
+  for (int v = 1; v <= 1000; ++v) j["vary"]["values"].push_back(2 * v);
+  j["lr_grid"] = {{"points", 1000}, {"factor", 1.05}};
+  testing::expect_invalid_argument([&] { sweep_from_json(j, "f.json"); }, "more than 10000");
 }
 
 // Best LR per width from synthetic results: mean over seeds, a diverged run

@@ -60,6 +60,10 @@ struct BenchRun {
 // A learning rate as run ids and tables write it ("%.4g").
 std::string lr_text(double lr);
 
+// The most runs a suite or a sweep may plan: more is a typo (a 10^7-run plan
+// would not fit in memory), and a bench that size would take months.
+constexpr int64_t kMaxPlannedRuns = 10000;
+
 // One run of optimizer `o` at (lr, seed): the suite's train config with the
 // optimizer, lr and seed set, out = <results_dir>/runs/<id>, id
 // "<label>[_<tag>]_lr<lr>_s<seed>" (a sweep tags its size, e.g. "n_embd64").
