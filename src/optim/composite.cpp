@@ -8,6 +8,7 @@
 #include <torch/optim/sgd.h>
 
 #include <cstdio>
+#include <unordered_set>
 
 #include "optim/gradient_checks.h"
 #include "optim/param_groups.h"
@@ -36,9 +37,19 @@ void CompositeOptimizer::init(std::vector<OptimizerPart> parts, std::vector<Para
   checked_ = std::move(checked);
   for (auto& part : parts_) {
     TORCH_CHECK(part.optimizer != nullptr, "CompositeOptimizer: part '", part.key, "' is null");
-    if (check_finite_)
-      if (auto* named = dynamic_cast<NamedOptimizer*>(part.optimizer.get()))
-        named->set_check_finite(false);  // step() checks every parameter once, up front
+    // step() checks every parameter in `checked` once, up front: a part whose
+    // parameters are all there need not check their gradients again.
+    if (auto* named = dynamic_cast<NamedOptimizer*>(part.optimizer.get());
+        named != nullptr && check_finite_) {
+      std::unordered_set<const void*> in_checked;
+      for (const auto& c : checked_) in_checked.insert(c.second.unsafeGetTensorImpl());
+      bool all_checked = true;
+      for (const auto& g : named->param_groups())
+        for (const auto& p : g.params())
+          all_checked = all_checked && in_checked.count(p.unsafeGetTensorImpl()) > 0;
+      named->set_gradient_checks(all_checked ? NamedOptimizer::GradientChecks::kNone
+                                             : NamedOptimizer::GradientChecks::kStructure);
+    }
     std::vector<double> lrs;
     for (const auto& g : part.optimizer->param_groups()) lrs.push_back(g.options().get_lr());
     base_lrs_.push_back(std::move(lrs));

@@ -103,7 +103,8 @@ void NamedOptimizer::check_gradients() const {
         detail::check_state_fits(p, st.param_sizes, st.param_dtype, st.param_device, kind(),
                                  param_name(p));
       }
-      detail::check_gradient(p, kind(), param_name(p), check_finite_);
+      if (gradient_checks_ != GradientChecks::kNone)
+        detail::check_gradient(p, kind(), param_name(p), gradient_checks_ == GradientChecks::kFull);
     }
   }
 }

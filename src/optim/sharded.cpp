@@ -68,7 +68,8 @@ ShardedOptimizer::ShardedOptimizer(std::unique_ptr<NamedOptimizer> inner,
     TORCH_CHECK(p.scalar_type() == params[0].scalar_type(),
                 "ShardedOptimizer: every matrix must have one dtype; '", inner_->param_name(p),
                 "' is ", p.scalar_type(), ", the first is ", params[0].scalar_type());
-  inner_->set_check_finite(false);  // step() checks every gradient, on every rank alike
+  // step() checks every gradient (its parameters are the inner one's), on every rank alike.
+  inner_->set_gradient_checks(NamedOptimizer::GradientChecks::kNone);
   owners_ = assign_owners(costs, comm_->world_size());
   share_len_.assign(static_cast<size_t>(comm_->world_size()), 0);
   for (size_t i = 0; i < params.size(); ++i) {

@@ -460,6 +460,7 @@ TrainSummary train(const TrainConfig& config_in, const TrainRunOptions& options)
     const auto t0 = Clock::now();
     const double factor = lr_factor(cfg.schedule, step, cfg.steps, cfg.warmup, cfg.decay_fraction);
     optimizer.set_lr_factor(factor);
+    divergence.note_step_lr(optimizer.lr());
     auto [x, y] = sampler.next();
     if (comm) {
       x = x.narrow(0, env.rank * rows, rows);

@@ -505,6 +505,12 @@ const std::vector<BadInput>& rows() {
       {"weight_decay_1e300",
        kTrain + "--weight-decay 1e300 --out $D/o/a",
        {"weight decay", "fp32"}},
+      // A run far shorter than 100 steps that ends at chance: exit 1, not 0.
+      {"lr_1e6_ends_at_chance",
+       "train --train '$D/data/train_*.bin' --val '$D/data/val_*.bin' --n-layer 1 --n-head 2 "
+       "--n-embd 32 --ctx 16 --batch 2 --steps 30 --eval-batches 1 --threads 1 --lr 1e6 "
+       "--out $D/o/a",
+       {"is chance level ln(256)", "learned nothing", "lower --lr"}},
       {"resume_with_init_from",
        "train --resume $D/run --init-from $D/run --steps 6 --out $D/o/a",
        {"--init-from cannot be combined with --resume"}},

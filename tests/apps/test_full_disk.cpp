@@ -146,5 +146,28 @@ TEST_F(FullDisk, SummaryOnAFullDiskFailsClearlyAndLeavesNoEmptyFile) {
   EXPECT_GT(fs::file_size(out / "summary.json"), 0u);
 }
 
+// write_npy (through `export`) meets a full disk: exit 1 naming the .npy file
+// and the reason, and no temporary file left behind (issue #25: the message
+// was "write_npy: failed writing" with neither).
+TEST_F(FullDisk, NpyExportOnAFullDiskSaysWhyAndLeavesNoTemporaryFile) {
+  const fs::path run = dir / "probe";
+  ASSERT_EQ(run_cli(train_args(run, 2, 0)).exit_code, 0);
+  const fs::path out = mnt / "export";
+  fs::create_directories(out);
+  fill_leaving(mnt, 2 * kPage, "filler");  // gpt.json and the first small .npy fit
+  const Result r = run_cli("export --run " + run.string() + " --out " + out.string());
+  EXPECT_EQ(r.exit_code, 1) << r.output;
+  EXPECT_NE(r.output.find("write_npy"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find(".npy"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("No space left on device"), std::string::npos) << r.output;
+  for (const auto& e : fs::directory_iterator(out))
+    EXPECT_EQ(e.path().filename().string().find(".tmp"), std::string::npos) << e.path();
+  // With space again, the same command writes every file.
+  fs::remove(mnt / "filler");
+  const Result done = run_cli("export --run " + run.string() + " --out " + out.string());
+  EXPECT_EQ(done.exit_code, 0) << done.output;
+  EXPECT_TRUE(fs::exists(out / "gpt.json"));
+}
+
 }  // namespace
 }  // namespace steepest

@@ -33,17 +33,6 @@ std::string read_text(const fs::path& p) {
   return ss.str();
 }
 
-// The CLI under a 60 s timeout: a hang fails the test instead of blocking it.
-testing::CliResult run_bounded(const std::string& args) {
-  const std::string cmd = "timeout 60 " + std::string(STEEPEST_CLI) + " " + args + " 2>&1";
-  FILE* pipe = ::popen(cmd.c_str(), "r");
-  if (pipe == nullptr) return {-1, "popen failed: " + cmd};
-  std::string out;
-  char buf[4096];
-  for (size_t n; (n = std::fread(buf, 1, sizeof buf, pipe)) > 0;) out.append(buf, n);
-  return {testing::exit_code(::pclose(pipe)), out};
-}
-
 class NothingLost : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
@@ -122,13 +111,13 @@ TEST_F(NothingLost, AFifoOrADeviceAsACheckpointIsRefusedAtOnce) {
         "export --run " + f + " --out " + (dir_ / "exp_fifo").string(),
         "sample --run " + f + " --tokens 3",
         train("--steps 2 --init-from " + f + " --out " + (dir_ / "init_fifo").string())}) {
-    const auto r = run_bounded(args);
+    const auto r = run_cli(args, 60);  // a hang fails the test instead of blocking it
     EXPECT_EQ(r.exit_code, 1) << args << "\n" << r.output;
     EXPECT_NE(r.output.find("is a FIFO"), std::string::npos) << args << "\n" << r.output;
   }
   for (const std::string& args :
        {std::string("checkpoint seal /dev/zero"), std::string("eval --run /dev/zero")}) {
-    const auto r = run_bounded(args);
+    const auto r = run_cli(args, 60);
     EXPECT_EQ(r.exit_code, 1) << args << "\n" << r.output;
     EXPECT_NE(r.output.find("is a device"), std::string::npos) << args << "\n" << r.output;
   }

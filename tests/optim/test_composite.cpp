@@ -62,6 +62,40 @@ CompositeOptimizer two_parts(const at::Tensor& a, const at::Tensor& b, bool chec
   return CompositeOptimizer(std::move(parts), {}, "pair", check, {{"a", a}, {"b", b}});
 }
 
+// A gradient is checked once per step: a part whose parameters the composite
+// checks up front skips its own gradient checks; a part with a parameter the
+// composite does not check keeps its shape checks; a wrong gradient shape is
+// refused either way.
+TEST(CompositeOptimizer, EachGradientIsCheckedOnceAndNeverSkipped) {
+  using Checks = NamedOptimizer::GradientChecks;
+  at::Tensor a, b;
+  two_params(&a, &b);
+  auto all = two_parts(a, b, /*check=*/true);
+  for (size_t i = 0; i < 2; ++i)
+    EXPECT_EQ(dynamic_cast<const NamedOptimizer&>(all.part(i)).gradient_checks(), Checks::kNone);
+  std::vector<OptimizerPart> parts;
+  parts.push_back({"sign", std::make_unique<SignSGD>(std::vector<NamedParameter>{{"a", a}},
+                                                     SignSGDOptions(0.1))});
+  parts.push_back(
+      {"lion", std::make_unique<Lion>(std::vector<NamedParameter>{{"b", b}}, LionOptions(0.1))});
+  CompositeOptimizer some(std::move(parts), {}, "pair", /*check_finite=*/true, {{"a", a}});
+  EXPECT_EQ(dynamic_cast<const NamedOptimizer&>(some.part(0)).gradient_checks(), Checks::kNone);
+  EXPECT_EQ(dynamic_cast<const NamedOptimizer&>(some.part(1)).gradient_checks(),
+            Checks::kStructure);
+  for (CompositeOptimizer* opt : {&all, &some}) {
+    a.mutable_grad() = at::ones_like(a);
+    b.mutable_grad() = at::ones({2});  // b is (5)
+    try {
+      opt->step();
+      ADD_FAILURE() << "a gradient of the wrong shape was accepted";
+    } catch (const c10::Error& e) {
+      EXPECT_NE(std::string(e.what_without_backtrace()).find("'b' has shape [2]"),
+                std::string::npos)
+          << e.what_without_backtrace();
+    }
+  }
+}
+
 // A NaN in the second part's gradient stops the step before the first part moves.
 TEST(CompositeOptimizer, ChecksEveryGradientBeforeAnyPartSteps) {
   at::Tensor a, b;

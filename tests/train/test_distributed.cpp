@@ -2,10 +2,8 @@
 // CLI: N ranks equal one process on the same global batch, checkpoints move
 // between world sizes, a killed rank stops the job, and differing configs are
 // refused.
-#include <fcntl.h>
 #include <gtest/gtest.h>
 #include <signal.h>
-#include <spawn.h>
 #include <sys/wait.h>
 #include <torch/serialize/input-archive.h>
 #include <unistd.h>
@@ -18,6 +16,7 @@
 #include <sstream>
 #include <thread>
 
+#include "apps/cli_runner.h"
 #include "steepest/data/prepare.h"
 #include "steepest/model/gpt.h"
 #include "steepest/optim/registry.h"
@@ -26,12 +25,6 @@
 #include "steepest/train/distributed.h"
 #include "steepest/train/trainer.h"
 #include "train/tiny_corpus.h"
-
-#ifndef STEEPEST_CLI
-#define STEEPEST_CLI ""
-#endif
-
-extern char** environ;
 
 namespace steepest {
 namespace {
@@ -87,34 +80,16 @@ Launched start(const std::vector<std::string>& args, const std::vector<std::stri
                const std::string& log_name) {
   std::vector<std::string> argv = {STEEPEST_CLI};
   argv.insert(argv.end(), args.begin(), args.end());
-  std::vector<std::string> env;
-  for (char** e = environ; *e != nullptr; ++e) {
-    const std::string kv = *e;
-    const std::string k = kv.substr(0, kv.find('='));
-    if (k != "RANK" && k != "WORLD_SIZE" && k != "MASTER_PORT" && k != "MASTER_ADDR")
-      env.push_back(kv);
-  }
-  env.insert(env.end(), env_extra.begin(), env_extra.end());
-  std::vector<char*> a, e;
-  for (auto& s : argv) a.push_back(s.data());
-  a.push_back(nullptr);
-  for (auto& s : env) e.push_back(s.data());
-  e.push_back(nullptr);
   Launched l;
   l.log = (work_dir() / (log_name + ".log")).string();
-  posix_spawn_file_actions_t fa;
-  posix_spawn_file_actions_init(&fa);
-  posix_spawn_file_actions_addopen(&fa, 1, l.log.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-  posix_spawn_file_actions_adddup2(&fa, 1, 2);
-  EXPECT_EQ(posix_spawn(&l.pid, argv[0].c_str(), &fa, nullptr, a.data(), e.data()), 0);
-  posix_spawn_file_actions_destroy(&fa);
+  l.pid = testing::spawn_logged(argv, {"RANK", "WORLD_SIZE", "MASTER_PORT", "MASTER_ADDR"},
+                                env_extra, l.log);
+  EXPECT_GT(l.pid, 0) << argv[0];
   return l;
 }
 
 int wait_exit(const Launched& l) {
-  int status = 0;
-  waitpid(l.pid, &status, 0);
-  return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+  return testing::wait_exit(l.pid);
 }
 
 std::string read_all(const std::string& path) {

@@ -4,11 +4,9 @@
 // on WORLD_SIZE are named; --nproc is checked before any rank starts; the
 // launcher takes its ranks down with it and keeps its config file private.
 #include <arpa/inet.h>
-#include <fcntl.h>
 #include <gtest/gtest.h>
 #include <netinet/in.h>
 #include <signal.h>
-#include <spawn.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -25,8 +23,6 @@
 #include "apps/cli_runner.h"
 #include "steepest/train/distributed.h"
 #include "train/tiny_corpus.h"
-
-extern char** environ;
 
 namespace steepest {
 namespace {
@@ -90,28 +86,13 @@ Proc start(const std::vector<std::string>& args, const std::vector<std::string>&
            const std::string& log_name) {
   std::vector<std::string> argv = {cli()};
   argv.insert(argv.end(), args.begin(), args.end());
-  std::vector<std::string> env;
-  for (char** e = environ; *e != nullptr; ++e) {
-    const std::string kv = *e;
-    const std::string k = kv.substr(0, kv.find('='));
-    if (k != "RANK" && k != "WORLD_SIZE" && k != "MASTER_PORT" && k != "MASTER_ADDR" &&
-        k != "LOCAL_RANK" && k != "TMPDIR" && k != "TORCH_CPP_LOG_LEVEL")
-      env.push_back(kv);
-  }
-  env.insert(env.end(), env_extra.begin(), env_extra.end());
-  std::vector<char*> a, e;
-  for (auto& s : argv) a.push_back(s.data());
-  a.push_back(nullptr);
-  for (auto& s : env) e.push_back(s.data());
-  e.push_back(nullptr);
   Proc p;
   p.log = work_dir() / (log_name + ".log");
-  posix_spawn_file_actions_t fa;
-  posix_spawn_file_actions_init(&fa);
-  posix_spawn_file_actions_addopen(&fa, 1, p.log.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-  posix_spawn_file_actions_adddup2(&fa, 1, 2);
-  EXPECT_EQ(posix_spawn(&p.pid, argv[0].c_str(), &fa, nullptr, a.data(), e.data()), 0);
-  posix_spawn_file_actions_destroy(&fa);
+  p.pid = testing::spawn_logged(argv,
+                                {"RANK", "WORLD_SIZE", "MASTER_PORT", "MASTER_ADDR", "LOCAL_RANK",
+                                 "TMPDIR", "TORCH_CPP_LOG_LEVEL"},
+                                env_extra, p.log.string());
+  EXPECT_GT(p.pid, 0) << argv[0];
   return p;
 }
 

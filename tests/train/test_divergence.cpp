@@ -47,16 +47,31 @@ TEST(DivergenceMonitor, RefusesADegenerateVocabulary) {
 namespace steepest {
 namespace {
 
-TEST(DivergenceMonitor, ValidationLossNonFiniteOrAtChanceAtTheEndOfALongRun) {
-  const DivergenceMonitor m(256);
+TEST(DivergenceMonitor, ValidationLossNonFiniteAtChanceOrNoBetterAtTheEnd) {
+  DivergenceMonitor m(256);
   const double chance = std::log(256.0);
   EXPECT_TRUE(m.observe_val(NAN, 10, 20));
+  // Only lr-0 steps so far (a one-step WSD run): nothing was expected to move.
+  m.note_step_lr(0.0);
+  EXPECT_FALSE(m.observe_val(chance, 1, 1));
+  m.note_step_lr(0.02);
+  m.note_step_lr(0.0);                                 // a later lr-0 step does not undo it
   EXPECT_FALSE(m.observe_val(chance + 0.1, 50, 100));  // not the end yet
-  EXPECT_FALSE(m.observe_val(chance + 0.1, 20, 20));   // a short smoke run may end there
   EXPECT_FALSE(m.observe_val(chance - 0.1, 100, 100));
-  const auto why = m.observe_val(chance + 0.1, 100, 100);
-  ASSERT_TRUE(why);
-  EXPECT_NE(why->find("no better than chance level ln(256)"), std::string::npos) << *why;
+  EXPECT_FALSE(m.observe_val(chance - 9.5e-5, 3, 3));  // sgd lr 1e-4 for 3 steps: it moved
+  EXPECT_FALSE(m.observe_val(chance + 0.05, 10, 10));  // AdamW's first transient, 10 steps
+  // At >= 100 steps, anything no better than chance.
+  const auto worse = m.observe_val(chance + 0.1, 100, 100);
+  ASSERT_TRUE(worse);
+  EXPECT_NE(worse->find("no better than chance level ln(256)"), std::string::npos) << *worse;
+  // However short: uniform predictions (collapsed; lr 1e6 ends there in 30 steps).
+  for (const double rounding : {1.4e-6, -1e-6})
+    for (const int64_t steps : {2, 30, 100}) {
+      const auto why = m.observe_val(chance + rounding, steps, steps);
+      ASSERT_TRUE(why) << steps;
+      EXPECT_NE(why->find("is chance level ln(256)"), std::string::npos) << *why;
+      EXPECT_NE(why->find("lower --lr"), std::string::npos) << *why;
+    }
 }
 
 }  // namespace

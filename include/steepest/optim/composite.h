@@ -38,8 +38,9 @@ class CompositeOptimizer {
   // single optimizer's checkpoint); otherwise the archive holds "kind" and one
   // sub-archive per part. step() first checks every parameter in `checked`
   // (its gradient's shape, dtype and device; with `check_finite`, NaN/Inf too:
-  // c10::Error naming it, nothing updated; NamedOptimizer parts then skip their
-  // own finite check) and that libtorch parts' buffers still fit their parameters.
+  // c10::Error naming it, nothing updated; NamedOptimizer parts whose
+  // parameters are all in `checked` then skip their own gradient checks, others
+  // their finite check) and that libtorch parts' buffers still fit their parameters.
   CompositeOptimizer(std::vector<OptimizerPart> parts, std::vector<ParameterRoute> routes,
                      std::string archive_kind = "", bool check_finite = false,
                      std::vector<NamedParameter> checked = {});

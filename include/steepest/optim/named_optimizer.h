@@ -75,10 +75,15 @@ class NamedOptimizer : public torch::optim::Optimizer {
   // empty: the caller's table of parameters is enough.
   virtual std::string table() const { return {}; }
 
-  // Whether step() checks gradients for NaN/Inf (default on; one pass over each
-  // gradient). A non-finite gradient raises c10::Error naming the parameter and
-  // leaves every parameter and buffer untouched.
-  void set_check_finite(bool on) { check_finite_ = on; }
+  // Which checks step() runs on each gradient; its state is always checked
+  // against its parameter. kFull (default): shape, dtype, device, layout and
+  // NaN/Inf (one pass over each gradient; a non-finite one raises c10::Error
+  // naming the parameter and leaves every parameter and buffer untouched).
+  // kStructure: without NaN/Inf. kNone: the owner (a composite, a sharded
+  // wrapper) already ran detail::check_gradient on every parameter of this one.
+  enum class GradientChecks { kFull, kStructure, kNone };
+  void set_gradient_checks(GradientChecks checks) { gradient_checks_ = checks; }
+  GradientChecks gradient_checks() const { return gradient_checks_; }
 
  protected:
   // State of p, created empty on first use.
@@ -92,7 +97,7 @@ class NamedOptimizer : public torch::optim::Optimizer {
 
  private:
   std::unordered_map<const void*, std::string> names_;
-  bool check_finite_ = true;
+  GradientChecks gradient_checks_ = GradientChecks::kFull;
 };
 
 }  // namespace steepest

@@ -22,9 +22,15 @@ class DivergenceMonitor {
   // chance" that it then rose to 0.99 · chance or more.
   std::optional<std::string> observe(double loss);
 
+  // Records the learning rate a step was taken with: a run whose every step
+  // had lr 0 (one WSD step decays to 0 at once) is not expected to learn.
+  void note_step_lr(double lr) { stepped_ = stepped_ || lr > 0; }
+
   // Feeds an evaluation at `step` of a `total_steps` run: a non-finite
-  // validation loss, or a run of >= 100 steps whose final validation loss is
-  // no better than chance (it learned nothing; short smoke runs may end there).
+  // validation loss; a final one no better than chance after >= 100 steps; or,
+  // however short the run, a final one at chance to within 1e-5 nats after any
+  // step with lr > 0 (uniform predictions: the model collapsed, as lr 1e6 does
+  // in 30 steps). A short run above chance may be in its first transient.
   std::optional<std::string> observe_val(double val_loss, int64_t step, int64_t total_steps) const;
 
   double chance() const { return chance_; }
@@ -33,6 +39,7 @@ class DivergenceMonitor {
   int64_t vocab_size_;
   double chance_;
   double smoothed_ = -1, best_ = -1;
+  bool stepped_ = false;
 };
 
 }  // namespace steepest
