@@ -3,7 +3,7 @@ BUILD      ?= build
 JOBS       ?= $(shell nproc)
 THREADS    ?= $(shell nproc)
 APT_PACKAGES := cmake g++ make libtorch-dev libopenblas-dev libgtest-dev libbenchmark-dev \
-                libcli11-dev nlohmann-json3-dev libfmt-dev bible-kjv zlib1g-dev chromium libgloo-dev \
+                libcli11-dev nlohmann-json3-dev bible-kjv zlib1g-dev chromium libgloo-dev \
                 python3-torch python3-numpy python3-dev pybind11-dev python3-pytest libdnnl-dev
 FUZZ_PACKAGES := clang libfuzzer-14-dev
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
