@@ -8,7 +8,7 @@ APT_PACKAGES := cmake g++ make libtorch-dev libopenblas-dev libgtest-dev libbenc
 FUZZ_PACKAGES := clang libfuzzer-14-dev
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: deps build test run demo bench format clean check-sanitize fuzz python
+.PHONY: deps build test run demo bench format clean check-sanitize fuzz python torch2
 
 # Installs only the Debian packages of $(1) that are missing (needs root or sudo).
 define apt_install
@@ -103,6 +103,25 @@ demo: deps build
 bench: deps build
 	$(BUILD)/bench_orthogonalize --threads $(THREADS) --benchmark_repetitions=3 \
 	  --benchmark_report_aggregates_only=true --benchmark_counters_tabular=true
+
+# The build on PyTorch 2.x from PyPI (issue #26), beside the default one. The one pin:
+# torch 2.15.0, the newest 2.x on PyPI on 2026-12-07, whose wheel installs here
+# (a CUDA 13.2 build that also runs on the CPU: MKL, oneDNN 3.13, C++20
+# headers); numpy, pybind11 (torch bundles 3.1.0's headers) and pytest as
+# they then were. cmake/configure_torch2.sh says why its flags are needed.
+TORCH2_PIN    := torch==2.15.0 numpy==2.4.6 pybind11==3.1.0 pytest==9.2.0
+TORCH2_VENV   ?= .venv-torch2
+TORCH2_BUILD  ?= build-torch2
+TORCH2_PYTHON ?= python3
+$(TORCH2_VENV)/.pinned: Makefile
+	$(call apt_install,python3-venv)
+	$(TORCH2_PYTHON) -m venv $(TORCH2_VENV)
+	$(TORCH2_VENV)/bin/pip install --quiet --disable-pip-version-check $(TORCH2_PIN)
+	echo "$(TORCH2_PIN)" > $@
+$(TORCH2_BUILD)/CMakeCache.txt: $(TORCH2_VENV)/.pinned
+	cmake/configure_torch2.sh $(TORCH2_VENV) $(TORCH2_BUILD)
+torch2: deps $(TORCH2_BUILD)/CMakeCache.txt
+	cmake --build $(TORCH2_BUILD) -j $(JOBS)
 
 format:
 	clang-format -i $$(git ls-files '*.cpp' '*.h')

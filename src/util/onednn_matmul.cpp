@@ -6,9 +6,14 @@
 #include <ATen/core/grad_mode.h>
 #include <ATen/record_function.h>
 
+// The C API below is oneDNN 2.x's (libdnnl-dev); 3.x removed parts of it
+// (matmul_desc_init, output scales), and PyTorch 2.x wheels put 3.x headers
+// ahead of it in torch/include, where no libdnnl.so.2 is loaded either.
 #if __has_include(<oneapi/dnnl/dnnl.h>)
 #include <oneapi/dnnl/dnnl.h>
+#if DNNL_VERSION_MAJOR == 2
 #define STEEPEST_ONEDNN_HEADER 1
+#endif
 #endif
 
 #include <atomic>
@@ -24,9 +29,8 @@
 #include "util/loaded_symbol.h"
 #include "util/shape_text.h"
 
-namespace steepest::detail {
-
 #ifdef STEEPEST_ONEDNN_HEADER
+namespace steepest::detail {
 namespace {
 
 // The C API functions used, found in the loaded libdnnl (types from the
@@ -375,7 +379,7 @@ at::Tensor onednn_matmul(const at::Tensor& self, const at::Tensor& a, const at::
 
 }  // namespace steepest::detail
 
-#else  // no dnnl.h at build time: everything runs on the other paths.
+#else  // no oneDNN 2.x dnnl.h at build time: everything runs on the other paths.
 
 namespace steepest::detail {
 bool onednn_matmul_available() {
