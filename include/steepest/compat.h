@@ -34,4 +34,21 @@ inline void zero_grad(torch::optim::Optimizer& opt) {
 #endif
 }
 
+// Whether a c10d TCPStore server can take a listening socket we bound
+// (TCPStoreOptions::masterListenFd, PyTorch 2.x): then the rendezvous listens
+// on MASTER_ADDR alone. 1.13's server always binds every interface.
+constexpr bool kStoreAdoptsListeningSocket = TORCH_VERSION_MAJOR >= 2;
+
+// Hands `fd` (bound and listening) to the store server of `options` (a
+// c10d::TCPStoreOptions; a template, so this header needs no c10d include).
+template <typename StoreOptions>
+void adopt_listening_socket(StoreOptions& options, int fd) {
+#if TORCH_VERSION_MAJOR >= 2
+  options.masterListenFd = fd;
+#else
+  (void)options;
+  (void)fd;
+#endif
+}
+
 }  // namespace steepest::compat

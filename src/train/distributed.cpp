@@ -29,6 +29,8 @@
 #include <stdexcept>
 #include <thread>
 
+#include "steepest/compat.h"
+
 extern char** environ;
 
 namespace steepest {
@@ -198,6 +200,29 @@ int bind_errno(int port) {
   return err;
 }
 
+// A socket bound to `host`'s first address and `port`, listening (SO_REUSEADDR,
+// as TCPStore's own): the rendezvous server's, where the store can adopt one
+// (compat::adopt_listening_socket). Returns the descriptor, or -errno.
+int listen_on(const std::string& host, int port) {
+  addrinfo hints{};
+  hints.ai_socktype = SOCK_STREAM;
+  addrinfo* res = nullptr;
+  if (::getaddrinfo(host.c_str(), std::to_string(port).c_str(), &hints, &res) != 0)
+    return -EADDRNOTAVAIL;
+  const int fd = ::socket(res->ai_family, res->ai_socktype | SOCK_CLOEXEC, 0);
+  int err = fd < 0 ? errno : 0;
+  if (fd >= 0) {
+    const int one = 1;
+    ::setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+    if (::bind(fd, res->ai_addr, res->ai_addrlen) != 0 || ::listen(fd, SOMAXCONN) != 0) {
+      err = errno;
+      ::close(fd);
+    }
+  }
+  ::freeaddrinfo(res);
+  return err != 0 ? -err : fd;
+}
+
 // errno of one connection attempt to host:port within `wait` (0: connected).
 int connect_errno(const std::string& host, int port, std::chrono::milliseconds wait) {
   addrinfo hints{};
@@ -238,6 +263,7 @@ std::string port_error(int port, int err) {
            "the same for every rank";
   return "rank 0 cannot serve the rendezvous on port " + p + " (" + std::strerror(err) +
          (err == EACCES ? "; ports below 1024 need privileges" : "") +
+         (err == EADDRNOTAVAIL ? "; MASTER_ADDR must be an address of rank 0's own host" : "") +
          "): choose another MASTER_PORT, the same for every rank";
 }
 
@@ -350,7 +376,16 @@ GlooCollectives::GlooCollectives(const DistEnv& env, std::chrono::milliseconds t
       "how long to wait";
   const auto fail = [&](const std::string& what) { return RendezvousError(who + ": " + what); };
   try {
+    const std::string refused = "nothing accepted a connection at " + where + " within " + secs +
+                                " (connection refused): start rank 0, which serves the "
+                                "rendezvous there; " +
+                                retry;
+    // PyTorch 2.x's store client keeps retrying a refused connection past
+    // its timeout, so the watchdog may be what ends it: it names the cause too.
     Armed guard(impl_->watchdog, timeout + kWatchdogSlack, [=] {
+      if (env.rank != 0 &&
+          connect_errno(env.master_addr, env.master_port, std::chrono::seconds(1)) == ECONNREFUSED)
+        return who + ": " + refused;
       return who + ": the rendezvous at " + where + " did not finish within " + secs +
              " (--dist-timeout): rank 0 is not answering; " + retry;
     });
@@ -369,6 +404,13 @@ GlooCollectives::GlooCollectives(const DistEnv& env, std::chrono::milliseconds t
     // socket timeout: a silent port would hang it).
     so.waitWorkers = false;
     so.timeout = timeout;
+    // Where the store can take our socket (PyTorch 2.x), it listens on
+    // MASTER_ADDR alone; 1.13's binds every interface (docs/DISTRIBUTED.md).
+    if (env.rank == 0 && compat::kStoreAdoptsListeningSocket) {
+      const int fd = listen_on(env.master_addr, env.master_port);
+      if (fd < 0) throw fail(port_error(env.master_port, -fd));
+      compat::adopt_listening_socket(so, fd);  // the store owns it now
+    }
     try {
       impl_->store = c10::make_intrusive<c10d::TCPStore>(env.master_addr, so);
     } catch (const std::exception& e) {
@@ -379,10 +421,7 @@ GlooCollectives::GlooCollectives(const DistEnv& env, std::chrono::milliseconds t
                                   std::to_string(env.master_port) + ": " + error_text(e));
       }
       const int err = connect_errno(env.master_addr, env.master_port, std::chrono::seconds(1));
-      if (err == ECONNREFUSED)
-        throw fail("nothing accepted a connection at " + where + " within " + secs +
-                   " (connection refused): start rank 0, which serves the rendezvous there; " +
-                   retry);
+      if (err == ECONNREFUSED) throw fail(refused);
       throw fail("could not connect to " + where + " within " + secs + " (" +
                  (err != 0 ? std::string(std::strerror(err)) : error_text(e)) +
                  "): check MASTER_ADDR/MASTER_PORT, and that rank 0's host accepts connections "

@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <cstdio>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -21,6 +22,7 @@
 #include <vector>
 
 #include "apps/cli_runner.h"
+#include "steepest/compat.h"
 #include "steepest/train/distributed.h"
 #include "train/tiny_corpus.h"
 
@@ -166,8 +168,14 @@ TEST(DistributedFaults, APortThatNeverAnswersTimesOutWithOurMessage) {
   ASSERT_NE(code, -1) << "still running " << seconds_since(t0) << " s after a 3 s timeout\n" << log;
   EXPECT_EQ(code, 1) << log;
   EXPECT_NE(log.find("127.0.0.1:" + std::to_string(silent.port)), std::string::npos) << log;
-  EXPECT_NE(log.find("timed out after 3 s"), std::string::npos) << log;
-  EXPECT_NE(log.find("did not answer"), std::string::npos) << log;
+  // 1.13's store read times out ("timed out after 3 s … did not answer"); 2.x's
+  // client keeps retrying, so our watchdog ends it ("did not finish within 3 s
+  // … rank 0 is not answering"). Either names the timeout and the silent peer.
+  const bool read_timeout = log.find("timed out after 3 s") != std::string::npos &&
+                            log.find("did not answer") != std::string::npos;
+  const bool watchdog = log.find("did not finish within 3 s") != std::string::npos &&
+                        log.find("rank 0 is not answering") != std::string::npos;
+  EXPECT_TRUE(read_timeout || watchdog) << log;
   expect_only_our_text(log);
 }
 
@@ -188,6 +196,52 @@ TEST(DistributedFaults, APortInUseFailsAtOnceSayingSo) {
   EXPECT_EQ(log.find("within 60 s"), std::string::npos) << log;
   EXPECT_NE(log.find("MASTER_PORT"), std::string::npos) << log;
   expect_only_our_text(log);
+}
+
+// The local addresses that listen on TCP `port` (hex as in /proc/net/tcp{,6}:
+// "0100007F" is 127.0.0.1, all zeros the wildcard).
+std::vector<std::string> listening_addresses(int port) {
+  char hex_port[8];
+  std::snprintf(hex_port, sizeof hex_port, "%04X", port);
+  std::vector<std::string> found;
+  for (const char* table : {"/proc/net/tcp", "/proc/net/tcp6"}) {
+    std::ifstream in(table);
+    std::string line;
+    std::getline(in, line);  // header
+    while (std::getline(in, line)) {
+      std::istringstream fields(line);
+      std::string slot, local, remote, state;
+      fields >> slot >> local >> remote >> state;
+      const size_t colon = local.find(':');
+      if (state == "0A" && colon != std::string::npos && local.substr(colon + 1) == hex_port)
+        found.push_back(local.substr(0, colon));
+    }
+  }
+  return found;
+}
+
+// Rank 0 serves the rendezvous on MASTER_ADDR alone where the store can take
+// our socket (PyTorch 2.x); libtorch 1.13's store listens on every interface,
+// as docs/DISTRIBUTED.md says. Either way this checks what is documented.
+TEST(DistributedFaults, TheRendezvousListensWhereDocumented) {
+  if (!have_cli()) GTEST_SKIP() << "the steepest CLI is not built";
+  const int port = free_local_port();
+  const Proc p = start(tiny_train("listen", 5, 20), rank_env(0, 2, port), "listen");
+  std::vector<std::string> addresses;
+  for (int i = 0; i < 200 && addresses.empty(); ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    addresses = listening_addresses(port);
+  }
+  ::kill(p.pid, SIGTERM);
+  wait_within(p, 30);
+  ASSERT_FALSE(addresses.empty()) << read_all(p.log);
+  for (const auto& a : addresses) {
+    const bool wildcard = a.find_first_not_of('0') == std::string::npos;
+    if (compat::kStoreAdoptsListeningSocket)
+      EXPECT_EQ(a, "0100007F") << "the rendezvous listens beyond MASTER_ADDR 127.0.0.1";
+    else
+      EXPECT_TRUE(wildcard) << a << ": libtorch 1.13 was documented to bind every interface";
+  }
 }
 
 // Nobody listens (rank 0 not started): refused, named with host and port.
