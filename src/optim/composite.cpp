@@ -35,14 +35,14 @@ void CompositeOptimizer::init(std::vector<OptimizerPart> parts, std::vector<Para
   archive_kind_ = std::move(archive_kind);
   check_finite_ = check_finite;
   checked_ = std::move(checked);
+  std::unordered_set<const void*> in_checked;
+  for (const auto& c : checked_) in_checked.insert(c.second.unsafeGetTensorImpl());
   for (auto& part : parts_) {
     TORCH_CHECK(part.optimizer != nullptr, "CompositeOptimizer: part '", part.key, "' is null");
     // step() checks every parameter in `checked` once, up front: a part whose
     // parameters are all there need not check their gradients again.
     if (auto* named = dynamic_cast<NamedOptimizer*>(part.optimizer.get());
         named != nullptr && check_finite_) {
-      std::unordered_set<const void*> in_checked;
-      for (const auto& c : checked_) in_checked.insert(c.second.unsafeGetTensorImpl());
       bool all_checked = true;
       for (const auto& g : named->param_groups())
         for (const auto& p : g.params())

@@ -392,7 +392,9 @@ GlooCollectives::GlooCollectives(const DistEnv& env, std::chrono::milliseconds t
     if (const std::string err = resolve_error(env.master_addr); !err.empty())
       throw fail("cannot resolve MASTER_ADDR '" + env.master_addr + "' (" + err +
                  "): set it to rank 0's host name or IP address, the same for every rank");
-    if (env.rank == 0)
+    // 1.13's store binds every interface itself: try that first, for our
+    // message. Where it adopts our socket, binding that socket is the check.
+    if (env.rank == 0 && !compat::kStoreAdoptsListeningSocket)
       if (const int err = bind_errno(env.master_port); err != 0)
         throw fail(port_error(env.master_port, err));
     c10d::TCPStoreOptions so;
